@@ -1,0 +1,535 @@
+//! The SQLite metadata store: one file, WAL, migrations kept in `PRAGMA user_version`.
+//!
+//! One writer connection serialises writes; a few reader connections serve reads concurrently
+//! (WAL lets them read while the writer writes). Calls run on tokio's blocking pool.
+
+use crate::{ManifestRecord, MetaError, MetaStore, NewManifest, Referrer, Result, UploadSession};
+use async_trait::async_trait;
+use berth_oci::{Digest, Reference, RepoName, Tag};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The schema, one migration per entry; `user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE repositories (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE blobs (
+    digest TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE repository_blobs (
+    repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+    digest TEXT NOT NULL REFERENCES blobs(digest),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (repository_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX repository_blobs_digest ON repository_blobs(digest);
+CREATE TABLE manifests (
+    id INTEGER PRIMARY KEY,
+    repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+    digest TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    artifact_type TEXT,
+    size INTEGER NOT NULL,
+    subject TEXT,
+    annotations TEXT,
+    created_at INTEGER NOT NULL,
+    content BLOB NOT NULL,
+    UNIQUE (repository_id, digest)
+);
+CREATE INDEX manifests_subject ON manifests(repository_id, subject) WHERE subject IS NOT NULL;
+CREATE TABLE manifest_blobs (
+    manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (manifest_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX manifest_blobs_digest ON manifest_blobs(digest);
+CREATE TABLE manifest_children (
+    manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+    child_digest TEXT NOT NULL,
+    PRIMARY KEY (manifest_id, child_digest)
+) WITHOUT ROWID;
+CREATE INDEX manifest_children_child ON manifest_children(child_digest);
+CREATE TABLE tags (
+    repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (repository_id, name)
+) WITHOUT ROWID;
+CREATE INDEX tags_manifest ON tags(manifest_id);
+CREATE TABLE uploads (
+    id TEXT PRIMARY KEY,
+    repository TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#];
+
+const READERS: usize = 4;
+
+#[derive(Debug)]
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+/// The SQLite implementation of [`MetaStore`].
+#[derive(Debug, Clone)]
+pub struct SqliteMeta {
+    inner: Arc<Inner>,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // FULL: a transaction is on disk before commit returns, so nothing acknowledged is lost.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "cache_size", -16_000)?;
+    Ok(())
+}
+
+fn lock(m: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn digest_of(s: String) -> rusqlite::Result<Digest> {
+    s.parse()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn repo_id(conn: &Connection, name: &RepoName) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM repositories WHERE name = ?1")?
+        .query_row([name.as_str()], |r| r.get(0))
+        .optional()
+}
+
+fn ensure_repo(conn: &Connection, name: &RepoName) -> rusqlite::Result<i64> {
+    if let Some(id) = repo_id(conn, name)? {
+        return Ok(id);
+    }
+    conn.prepare_cached("INSERT INTO repositories (name, created_at) VALUES (?1, ?2)")?
+        .execute(params![name.as_str(), crate::now()])?;
+    Ok(conn.last_insert_rowid())
+}
+
+impl SqliteMeta {
+    /// Opens (creating and migrating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteMeta> {
+        let mut writer = Connection::open(path)?;
+        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(MetaError::Database(format!("could not enable WAL (journal_mode is {mode})")));
+        }
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let c = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.busy_timeout(std::time::Duration::from_secs(10))?;
+            readers.push(Mutex::new(c));
+        }
+        Ok(SqliteMeta {
+            inner: Arc::new(Inner { writer: Mutex::new(writer), readers, next: AtomicUsize::new(0) }),
+        })
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
+            // Take a free reader if there is one, else wait for the chosen one.
+            for k in 0..inner.readers.len() {
+                if let Ok(c) = inner.readers[(i + k) % inner.readers.len()].try_lock() {
+                    return f(&c);
+                }
+            }
+            f(&lock(&inner.readers[i]))
+        })
+        .await
+        .map_err(|e| MetaError::Database(e.to_string()))?
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
+            .await
+            .map_err(|e| MetaError::Database(e.to_string()))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    if version > MIGRATIONS.len() {
+        return Err(MetaError::Database(format!(
+            "the database schema is version {version}, newer than this berth knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "metadata schema migrated");
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl MetaStore for SqliteMeta {
+    async fn repository_exists(&self, name: &RepoName) -> Result<bool> {
+        let name = name.clone();
+        self.read(move |c| Ok(repo_id(c, &name)?.is_some())).await
+    }
+
+    async fn repository_blob(&self, name: &RepoName, digest: &Digest) -> Result<Option<u64>> {
+        let (name, digest) = (name.clone(), digest.to_string());
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT b.size FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+                 JOIN blobs b ON b.digest = rb.digest WHERE r.name = ?1 AND rb.digest = ?2",
+            )?
+            .query_row(params![name.as_str(), digest], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|s| s as u64))
+        })
+        .await
+    }
+
+    async fn add_blob(&self, name: &RepoName, digest: &Digest, size: u64) -> Result<()> {
+        let (name, digest) = (name.clone(), digest.to_string());
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let now = crate::now();
+            let id = ensure_repo(&tx, &name)?;
+            tx.prepare_cached("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3)")?
+                .execute(params![digest, size as i64, now])?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, digest, now])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn mount_blob(&self, from: &RepoName, to: &RepoName, digest: &Digest) -> Result<Option<u64>> {
+        let (from, to, digest) = (from.clone(), to.clone(), digest.to_string());
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let size: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT b.size FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+                     JOIN blobs b ON b.digest = rb.digest WHERE r.name = ?1 AND rb.digest = ?2",
+                )?
+                .query_row(params![from.as_str(), digest], |r| r.get(0))
+                .optional()?;
+            let Some(size) = size else { return Ok(None) };
+            let id = ensure_repo(&tx, &to)?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, digest, crate::now()])?;
+            tx.commit()?;
+            Ok(Some(size as u64))
+        })
+        .await
+    }
+
+    async fn remove_blob(&self, name: &RepoName, digest: &Digest) -> Result<bool> {
+        let (name, digest) = (name.clone(), digest.to_string());
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "DELETE FROM repository_blobs WHERE digest = ?2
+                     AND repository_id = (SELECT id FROM repositories WHERE name = ?1)",
+                )?
+                .execute(params![name.as_str(), digest])?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn put_manifest(&self, name: &RepoName, m: NewManifest) -> Result<()> {
+        let name = name.clone();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let now = crate::now();
+            let repo = ensure_repo(&tx, &name)?;
+            let mut missing = Vec::new();
+            {
+                let mut has_blob =
+                    tx.prepare_cached("SELECT 1 FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2")?;
+                for d in &m.blobs {
+                    if !has_blob.exists(params![repo, d.to_string()])? {
+                        missing.push(d.clone());
+                    }
+                }
+                let mut has_manifest =
+                    tx.prepare_cached("SELECT 1 FROM manifests WHERE repository_id = ?1 AND digest = ?2")?;
+                for d in &m.children {
+                    if !has_manifest.exists(params![repo, d.to_string()])? {
+                        missing.push(d.clone());
+                    }
+                }
+            }
+            if !missing.is_empty() {
+                return Err(MetaError::MissingReferences(missing));
+            }
+            let digest = m.digest.to_string();
+            tx.prepare_cached(
+                "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, subject,
+                     annotations, created_at, content)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (repository_id, digest) DO NOTHING",
+            )?
+            .execute(params![
+                repo,
+                digest,
+                m.media_type,
+                m.artifact_type,
+                m.content.len() as i64,
+                m.subject.as_ref().map(|s| s.to_string()),
+                m.annotations,
+                now,
+                m.content
+            ])?;
+            let id: i64 = tx
+                .prepare_cached("SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2")?
+                .query_row(params![repo, digest], |r| r.get(0))?;
+            {
+                let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO manifest_blobs (manifest_id, digest) VALUES (?1, ?2)")?;
+                for d in &m.blobs {
+                    ins.execute(params![id, d.to_string()])?;
+                }
+                let mut ins = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO manifest_children (manifest_id, child_digest) VALUES (?1, ?2)",
+                )?;
+                for d in &m.children {
+                    ins.execute(params![id, d.to_string()])?;
+                }
+                let mut tag = tx.prepare_cached(
+                    "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id,
+                     updated_at = excluded.updated_at",
+                )?;
+                for t in &m.tags {
+                    tag.execute(params![repo, t.as_str(), id, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_manifest(&self, name: &RepoName, reference: &Reference) -> Result<Option<ManifestRecord>> {
+        let (name, reference) = (name.clone(), reference.clone());
+        self.read(move |c| {
+            let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<ManifestRecord> {
+                Ok(ManifestRecord { digest: digest_of(r.get(0)?)?, media_type: r.get(1)?, content: r.get(2)? })
+            };
+            let rec = match &reference {
+                Reference::Tag(t) => c
+                    .prepare_cached(
+                        "SELECT m.digest, m.media_type, m.content FROM tags t
+                         JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id
+                         WHERE r.name = ?1 AND t.name = ?2",
+                    )?
+                    .query_row(params![name.as_str(), t.as_str()], row)
+                    .optional()?,
+                Reference::Digest(d) => c
+                    .prepare_cached(
+                        "SELECT m.digest, m.media_type, m.content FROM manifests m
+                         JOIN repositories r ON r.id = m.repository_id WHERE r.name = ?1 AND m.digest = ?2",
+                    )?
+                    .query_row(params![name.as_str(), d.to_string()], row)
+                    .optional()?,
+            };
+            Ok(rec)
+        })
+        .await
+    }
+
+    async fn delete_manifest(&self, name: &RepoName, digest: &Digest) -> Result<bool> {
+        let (name, digest) = (name.clone(), digest.to_string());
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "DELETE FROM manifests WHERE digest = ?2
+                     AND repository_id = (SELECT id FROM repositories WHERE name = ?1)",
+                )?
+                .execute(params![name.as_str(), digest])?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn delete_tag(&self, name: &RepoName, tag: &Tag) -> Result<bool> {
+        let (name, tag) = (name.clone(), tag.clone());
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "DELETE FROM tags WHERE name = ?2
+                     AND repository_id = (SELECT id FROM repositories WHERE name = ?1)",
+                )?
+                .execute(params![name.as_str(), tag.as_str()])?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn list_tags(&self, name: &RepoName, last: Option<&str>, limit: usize) -> Result<Option<Vec<String>>> {
+        let (name, last) = (name.clone(), last.unwrap_or("").to_owned());
+        self.read(move |c| {
+            let Some(repo) = repo_id(c, &name)? else { return Ok(None) };
+            let mut st = c.prepare_cached(
+                "SELECT name FROM tags WHERE repository_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
+            )?;
+            let tags = st
+                .query_map(params![repo, last, limit as i64], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(Some(tags))
+        })
+        .await
+    }
+
+    async fn list_repositories(&self, last: Option<&str>, limit: usize) -> Result<Vec<String>> {
+        let last = last.unwrap_or("").to_owned();
+        self.read(move |c| {
+            let mut st = c.prepare_cached("SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2")?;
+            let names = st
+                .query_map(params![last, limit as i64], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(names)
+        })
+        .await
+    }
+
+    async fn referrers(
+        &self,
+        name: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<Vec<Referrer>>> {
+        let (name, subject, artifact_type) = (name.clone(), subject.to_string(), artifact_type.map(str::to_owned));
+        self.read(move |c| {
+            let Some(repo) = repo_id(c, &name)? else { return Ok(None) };
+            let mut st = c.prepare_cached(
+                "SELECT digest, media_type, size, artifact_type, annotations FROM manifests
+                 WHERE repository_id = ?1 AND subject = ?2 AND (?3 IS NULL OR artifact_type = ?3)
+                 ORDER BY created_at, digest",
+            )?;
+            let list = st
+                .query_map(params![repo, subject, artifact_type], |r| {
+                    Ok(Referrer {
+                        digest: digest_of(r.get(0)?)?,
+                        media_type: r.get(1)?,
+                        size: r.get::<_, i64>(2)? as u64,
+                        artifact_type: r.get(3)?,
+                        annotations: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(list))
+        })
+        .await
+    }
+
+    async fn create_upload(&self, id: &str, name: &RepoName) -> Result<()> {
+        let (id, name) = (id.to_owned(), name.clone());
+        self.write(move |c| {
+            let now = crate::now();
+            c.prepare_cached("INSERT INTO uploads (id, repository, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)")?
+                .execute(params![id, name.as_str(), now])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_upload(&self, id: &str) -> Result<Option<UploadSession>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached("SELECT id, repository, created_at, updated_at FROM uploads WHERE id = ?1")?
+                .query_row([id], |r| {
+                    let repo: String = r.get(1)?;
+                    let repository = repo.parse().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+                    })?;
+                    Ok(UploadSession { id: r.get(0)?, repository, created_at: r.get(2)?, updated_at: r.get(3)? })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn touch_upload(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            c.prepare_cached("UPDATE uploads SET updated_at = ?2 WHERE id = ?1")?.execute(params![id, crate::now()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            c.prepare_cached("DELETE FROM uploads WHERE id = ?1")?.execute([id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_uploads(&self) -> Result<Vec<(String, i64)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT id, updated_at FROM uploads")?;
+            let v = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<(String, i64)>>>()?;
+            Ok(v)
+        })
+        .await
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM repositories", [], |r| r.get::<_, i64>(0)).map(|_| ())?))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn shared_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = SqliteMeta::open(&dir.path().join("meta.db")).unwrap();
+        crate::testsuite::run_all(&meta).await;
+        // Reopening migrates nothing and keeps the data.
+        drop(meta);
+        let meta = SqliteMeta::open(&dir.path().join("meta.db")).unwrap();
+        assert!(meta.list_repositories(None, 100).await.unwrap().len() >= 2);
+    }
+}
