@@ -56,9 +56,16 @@ pub struct ServerBuilder {
     args: Vec<String>,
     envs: Vec<(String, String)>,
     data_dir: Option<PathBuf>,
+    bare: bool,
 }
 
 impl ServerBuilder {
+    /// Do not add `--listen 127.0.0.1:0 --data-dir <dir>`: the test's args/env/config decide.
+    /// The listening line must still appear.
+    pub fn bare(mut self) -> Self {
+        self.bare = true;
+        self
+    }
     pub fn arg(mut self, a: impl Into<String>) -> Self {
         self.args.push(a.into());
         self
@@ -89,6 +96,7 @@ impl ServerBuilder {
             work,
             args: self.args,
             envs: self.envs,
+            bare: self.bare,
             stdout_lines: Arc::new(Mutex::new(Vec::new())),
             starts: 0,
             http: http_client(),
@@ -109,6 +117,7 @@ pub struct Server {
     work: tempfile::TempDir,
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    bare: bool,
     stdout_lines: Arc<Mutex<Vec<String>>>,
     starts: u32,
     pub http: reqwest::Client,
@@ -126,6 +135,11 @@ impl Server {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The process's cwd (also holds the stderr logs).
+    pub fn work_dir(&self) -> &Path {
+        self.work.path()
     }
 
     pub fn pid(&self) -> u32 {
@@ -151,12 +165,11 @@ impl Server {
         self.starts += 1;
         let stderr = File::create(self.stderr_path(self.starts)).expect("stderr log");
         let mut cmd = berth_command();
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(&self.args)
+        cmd.arg("serve");
+        if !self.bare {
+            cmd.arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(&self.data_dir);
+        }
+        cmd.args(&self.args)
             .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(self.work.path())
             .stdout(Stdio::piped())
@@ -207,6 +220,16 @@ impl Server {
                 panic!("berth did not exit within {limit:?} of SIGTERM; stderr:\n{}", self.stderr());
             }
         }
+    }
+
+    /// Waits for the process to exit by itself (after a signal the test sent).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut().expect("server not running");
+        let st = wait_timeout(child, limit);
+        if st.is_some() {
+            self.child = None;
+        }
+        st
     }
 
     /// SIGTERM and wait (15 s).

@@ -1,0 +1,102 @@
+//! The one error type of the HTTP layer and its one `IntoResponse`: the spec's JSON envelope.
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use berth_oci::{EndpointError, ErrorCode, NameError};
+use berth_registry::RegistryError;
+
+/// An error answered to the client as `{"errors":[{"code","message","detail"}]}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub detail: serde_json::Value,
+    pub headers: HeaderMap,
+    /// A status other than the code's usual one (e.g. 416 for an out-of-order chunk).
+    pub status: Option<StatusCode>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into(), detail: serde_json::Value::Null, headers: HeaderMap::new(), status: None }
+    }
+
+    pub fn code(code: ErrorCode) -> ApiError {
+        ApiError::new(code, code.message())
+    }
+
+    pub fn detail(mut self, detail: serde_json::Value) -> ApiError {
+        self.detail = detail;
+        self
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> ApiError {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl AsRef<str>) -> ApiError {
+        if let Ok(v) = HeaderValue::from_str(value.as_ref()) {
+            self.headers.insert(HeaderName::from_static(name), v);
+        }
+        self
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> ApiError {
+        let code = e.code();
+        let api = ApiError::new(code, e.to_string());
+        match e {
+            RegistryError::ManifestBlobUnknown(digests) => {
+                let list: Vec<String> = digests.iter().map(|d| d.to_string()).collect();
+                api.detail(serde_json::json!({ "digests": list }))
+            }
+            RegistryError::OutOfOrder { received, .. } => {
+                api.header("range", range_value(received)).with_status(StatusCode::RANGE_NOT_SATISFIABLE)
+            }
+            _ => api,
+        }
+    }
+}
+
+impl From<EndpointError> for ApiError {
+    fn from(e: EndpointError) -> ApiError {
+        match &e {
+            EndpointError::NotFound => ApiError::code(ErrorCode::NotFound),
+            EndpointError::MethodNotAllowed(_) => ApiError::new(ErrorCode::MethodNotAllowed, e.to_string()),
+            EndpointError::Name(NameError::BadTag(_)) => ApiError::new(ErrorCode::TagInvalid, e.to_string()),
+            EndpointError::Name(_) => ApiError::new(ErrorCode::NameInvalid, e.to_string()),
+            EndpointError::Digest(_) => ApiError::new(ErrorCode::DigestInvalid, e.to_string()),
+            EndpointError::UploadId => ApiError::code(ErrorCode::BlobUploadUnknown),
+        }
+    }
+}
+
+/// The `Range` value reporting `received` bytes of an upload: `0-<last offset>`.
+pub fn range_value(received: u64) -> String {
+    format!("0-{}", received.saturating_sub(1))
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self
+            .status
+            .unwrap_or_else(|| StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        let message = if status.is_server_error() {
+            // The detail is logged once, here; the client gets the generic message.
+            tracing::error!(code = self.code.as_str(), error = %self.message, "request failed");
+            self.code.message().to_owned()
+        } else {
+            self.message
+        };
+        let mut entry = serde_json::json!({ "code": self.code.as_str(), "message": message });
+        if !self.detail.is_null() {
+            entry["detail"] = self.detail;
+        }
+        let body = serde_json::json!({ "errors": [entry] });
+        let mut resp = (status, axum::Json(body)).into_response();
+        resp.headers_mut().extend(self.headers);
+        resp
+    }
+}
