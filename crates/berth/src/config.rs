@@ -88,11 +88,9 @@ mod tests {
             let s = load(Some(Path::new("berth.toml")), Overrides::default()).map_err(|e| e.to_string())?;
             assert_eq!(s.listen, "127.0.0.1:7000");
             assert_eq!(s.upload_ttl, Duration::from_secs(90));
-            let s = load(
-                Some(Path::new("berth.toml")),
-                Overrides { listen: Some("127.0.0.1:0".into()), data_dir: None },
-            )
-            .map_err(|e| e.to_string())?;
+            let s =
+                load(Some(Path::new("berth.toml")), Overrides { listen: Some("127.0.0.1:0".into()), data_dir: None })
+                    .map_err(|e| e.to_string())?;
             assert_eq!(s.listen, "127.0.0.1:0");
             jail.create_file("bad.toml", "lisen = \"x\"\n")?;
             let err = load(Some(Path::new("bad.toml")), Overrides::default()).unwrap_err();

@@ -91,11 +91,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the blob store in {}", dir.display()))?;
     let meta = berth_meta::SqliteMeta::open(&dir.join("meta.db"))
         .with_context(|| format!("cannot open the metadata database in {}", dir.display()))?;
-    let registry = Registry::new(
-        Arc::new(blobs),
-        Arc::new(meta),
-        RegistryConfig { upload_ttl: settings.upload_ttl },
-    );
+    let registry = Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig { upload_ttl: settings.upload_ttl });
     match registry.sweep_uploads(true).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(removed = n, "removed expired or orphaned uploads"),

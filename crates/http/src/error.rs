@@ -1,6 +1,6 @@
 //! The one error type of the HTTP layer and its one `IntoResponse`: the spec's JSON envelope.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_oci::{EndpointError, ErrorCode, NameError};
 use berth_registry::RegistryError;
@@ -10,15 +10,15 @@ use berth_registry::RegistryError;
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
-    pub detail: serde_json::Value,
-    pub headers: HeaderMap,
+    pub detail: Option<Box<serde_json::Value>>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// A status other than the code's usual one (e.g. 416 for an out-of-order chunk).
     pub status: Option<StatusCode>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), detail: serde_json::Value::Null, headers: HeaderMap::new(), status: None }
+        ApiError { code, message: message.into(), detail: None, headers: Vec::new(), status: None }
     }
 
     pub fn code(code: ErrorCode) -> ApiError {
@@ -26,7 +26,7 @@ impl ApiError {
     }
 
     pub fn detail(mut self, detail: serde_json::Value) -> ApiError {
-        self.detail = detail;
+        self.detail = Some(Box::new(detail));
         self
     }
 
@@ -37,7 +37,7 @@ impl ApiError {
 
     pub fn header(mut self, name: &'static str, value: impl AsRef<str>) -> ApiError {
         if let Ok(v) = HeaderValue::from_str(value.as_ref()) {
-            self.headers.insert(HeaderName::from_static(name), v);
+            self.headers.push((HeaderName::from_static(name), v));
         }
         self
     }
@@ -91,12 +91,14 @@ impl IntoResponse for ApiError {
             self.message
         };
         let mut entry = serde_json::json!({ "code": self.code.as_str(), "message": message });
-        if !self.detail.is_null() {
-            entry["detail"] = self.detail;
+        if let Some(detail) = self.detail {
+            entry["detail"] = *detail;
         }
         let body = serde_json::json!({ "errors": [entry] });
         let mut resp = (status, axum::Json(body)).into_response();
-        resp.headers_mut().extend(self.headers);
+        for (name, value) in self.headers {
+            resp.headers_mut().insert(name, value);
+        }
         resp
     }
 }

@@ -83,8 +83,5 @@ async fn log_request(req: Request, next: Next) -> Response {
 }
 
 fn content_length(h: &axum::http::HeaderMap) -> u64 {
-    h.get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    h.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }

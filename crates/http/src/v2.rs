@@ -44,7 +44,9 @@ async fn handle(app: AppState, req: Request) -> Result<Response> {
         Endpoint::Base => Ok(json(StatusCode::OK, serde_json::json!({}))),
         Endpoint::Catalog => catalog(reg, &query).await,
         Endpoint::ListTags { name } => tags(reg, &name, &query).await,
-        Endpoint::GetManifest { name, reference, head } => get_manifest(reg, &name, &reference, head, req.headers()).await,
+        Endpoint::GetManifest { name, reference, head } => {
+            get_manifest(reg, &name, &reference, head, req.headers()).await
+        }
         Endpoint::PutManifest { name, reference } => put_manifest(reg, &name, &reference, &query, req).await,
         Endpoint::DeleteManifest { name, reference } => {
             reg.delete_manifest(&name, &reference).await?;
@@ -107,7 +109,7 @@ fn json(status: StatusCode, v: serde_json::Value) -> Response {
     (status, axum::Json(v)).into_response()
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -155,7 +157,10 @@ fn page(query: &Query) -> Result<(usize, Option<String>)> {
             .ok()
             .filter(|n| *n >= 0)
             .ok_or_else(|| {
-                ApiError::new(ErrorCode::PaginationNumberInvalid, format!("n must be a non-negative integer, not {v:?}"))
+                ApiError::new(
+                    ErrorCode::PaginationNumberInvalid,
+                    format!("n must be a non-negative integer, not {v:?}"),
+                )
             })?
             .min(MAX_PAGE as i64) as usize,
     };
@@ -163,7 +168,12 @@ fn page(query: &Query) -> Result<(usize, Option<String>)> {
 }
 
 /// Answers a page, with a `Link` to the next one when more remain.
-fn paged(base: &str, n: usize, mut items: Vec<String>, body: impl FnOnce(Vec<String>) -> serde_json::Value) -> Response {
+fn paged(
+    base: &str,
+    n: usize,
+    mut items: Vec<String>,
+    body: impl FnOnce(Vec<String>) -> serde_json::Value,
+) -> Response {
     let more = items.len() > n;
     items.truncate(n);
     let next = more.then(|| items.last().cloned()).flatten();
@@ -187,10 +197,20 @@ async fn tags(reg: &berth_registry::Registry, name: &RepoName, query: &Query) ->
     let (n, last) = page(query)?;
     let items = reg.tags(name, last.as_deref(), n + 1).await?;
     let items = if n == 0 { Vec::new() } else { items };
-    Ok(paged(&format!("/v2/{name}/tags/list"), n, items, |tags| serde_json::json!({ "name": name.as_str(), "tags": tags })))
+    Ok(paged(
+        &format!("/v2/{name}/tags/list"),
+        n,
+        items,
+        |tags| serde_json::json!({ "name": name.as_str(), "tags": tags }),
+    ))
 }
 
-async fn referrers(reg: &berth_registry::Registry, name: &RepoName, digest: &Digest, query: &Query) -> Result<Response> {
+async fn referrers(
+    reg: &berth_registry::Registry,
+    name: &RepoName,
+    digest: &Digest,
+    query: &Query,
+) -> Result<Response> {
     let filter = query.get("artifactType").filter(|a| !a.is_empty());
     let list = reg.referrers(name, digest, filter).await?;
     let manifests: Vec<serde_json::Value> = list
@@ -267,7 +287,8 @@ async fn put_manifest(
     let mut body = Vec::new();
     let mut stream = req.into_body().into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::ManifestInvalid, format!("reading the body failed: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::new(ErrorCode::ManifestInvalid, format!("reading the body failed: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(berth_registry::RegistryError::ManifestTooLarge.into());
         }
@@ -339,9 +360,8 @@ async fn start_upload(
         let digest = parse_digest(mount)?;
         // Without `from`, mounting would let anyone claim a blob by guessing its digest: start an upload instead.
         if let Some(from) = query.get("from") {
-            let from: RepoName = from
-                .parse()
-                .map_err(|e: berth_oci::NameError| ApiError::new(ErrorCode::NameInvalid, e.to_string()))?;
+            let from: RepoName =
+                from.parse().map_err(|e: berth_oci::NameError| ApiError::new(ErrorCode::NameInvalid, e.to_string()))?;
             let readable = access::decide(who, &Access::Pull(from.clone())).is_ok();
             if readable && reg.mount_blob(name, &from, &digest).await?.is_some() {
                 return Ok(blob_created(name, &digest));
@@ -362,12 +382,19 @@ fn chunk_bounds(h: &HeaderMap) -> Result<ChunkBounds> {
     match header_str(h, header::CONTENT_RANGE) {
         Some(v) => {
             let cr = ContentRange::parse(v).ok_or_else(|| {
-                ApiError::new(ErrorCode::BlobUploadInvalid, format!("invalid Content-Range {v:?}; expected <start>-<end>"))
+                ApiError::new(
+                    ErrorCode::BlobUploadInvalid,
+                    format!("invalid Content-Range {v:?}; expected <start>-<end>"),
+                )
             })?;
             if declared_length(h).is_some_and(|n| n != cr.len()) {
                 return Err(ApiError::new(
                     ErrorCode::SizeInvalid,
-                    format!("Content-Range covers {} bytes but Content-Length is {}", cr.len(), declared_length(h).unwrap_or(0)),
+                    format!(
+                        "Content-Range covers {} bytes but Content-Length is {}",
+                        cr.len(),
+                        declared_length(h).unwrap_or(0)
+                    ),
                 ));
             }
             Ok(ChunkBounds { start: Some(cr.start), len: Some(cr.len()) })
@@ -380,9 +407,9 @@ async fn patch_upload(reg: &berth_registry::Registry, name: &RepoName, id: &str,
     let bounds = chunk_bounds(req.headers())?;
     match reg.patch_upload(name, id, bounds, body_stream(req.into_body())).await {
         Ok(size) => Ok(upload_progress(StatusCode::ACCEPTED, name, id, size)),
-        Err(e @ berth_registry::RegistryError::OutOfOrder { .. }) => Err(ApiError::from(e)
-            .header("location", format!("/v2/{name}/blobs/uploads/{id}"))
-            .header(UPLOAD_UUID, id)),
+        Err(e @ berth_registry::RegistryError::OutOfOrder { .. }) => {
+            Err(ApiError::from(e).header("location", format!("/v2/{name}/blobs/uploads/{id}")).header(UPLOAD_UUID, id))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -101,8 +101,7 @@ fn lock(m: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
 }
 
 fn digest_of(s: String) -> rusqlite::Result<Digest> {
-    s.parse()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    s.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn repo_id(conn: &Connection, name: &RepoName) -> rusqlite::Result<Option<i64>> {
@@ -139,9 +138,7 @@ impl SqliteMeta {
             c.busy_timeout(std::time::Duration::from_secs(10))?;
             readers.push(Mutex::new(c));
         }
-        Ok(SqliteMeta {
-            inner: Arc::new(Inner { writer: Mutex::new(writer), readers, next: AtomicUsize::new(0) }),
-        })
+        Ok(SqliteMeta { inner: Arc::new(Inner { writer: Mutex::new(writer), readers, next: AtomicUsize::new(0) }) })
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T>
@@ -318,7 +315,8 @@ impl MetaStore for SqliteMeta {
                 .prepare_cached("SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2")?
                 .query_row(params![repo, digest], |r| r.get(0))?;
             {
-                let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO manifest_blobs (manifest_id, digest) VALUES (?1, ?2)")?;
+                let mut ins =
+                    tx.prepare_cached("INSERT OR IGNORE INTO manifest_blobs (manifest_id, digest) VALUES (?1, ?2)")?;
                 for d in &m.blobs {
                     ins.execute(params![id, d.to_string()])?;
                 }
@@ -418,9 +416,8 @@ impl MetaStore for SqliteMeta {
         let last = last.unwrap_or("").to_owned();
         self.read(move |c| {
             let mut st = c.prepare_cached("SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2")?;
-            let names = st
-                .query_map(params![last, limit as i64], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
+            let names =
+                st.query_map(params![last, limit as i64], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
             Ok(names)
         })
         .await
@@ -504,9 +501,8 @@ impl MetaStore for SqliteMeta {
     async fn list_uploads(&self) -> Result<Vec<(String, i64)>> {
         self.read(|c| {
             let mut st = c.prepare_cached("SELECT id, updated_at FROM uploads")?;
-            let v = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<(String, i64)>>>()?;
+            let v =
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<(String, i64)>>>()?;
             Ok(v)
         })
         .await

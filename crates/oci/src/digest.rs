@@ -85,10 +85,8 @@ impl FromStr for Digest {
             && alg
                 .split(['+', '.', '_', '-'])
                 .all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
-        let enc_ok = !hex.is_empty()
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
+        let enc_ok =
+            !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
         if !alg_ok || !enc_ok {
             return Err(DigestError::Malformed);
         }
@@ -193,7 +191,10 @@ mod tests {
                 "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
                 DigestError::BadEncoding("sha256", 64),
             ),
-            ("sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", DigestError::BadEncoding("sha512", 128)),
+            (
+                "sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                DigestError::BadEncoding("sha512", 128),
+            ),
         ];
         for (s, want) in bad {
             assert_eq!(s.parse::<Digest>().unwrap_err(), *want, "{s}");

@@ -59,8 +59,15 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             BlobUnknown | BlobUploadUnknown | ManifestUnknown | NameUnknown | NotFound => 404,
-            BlobUploadInvalid | DigestInvalid | ManifestBlobUnknown | ManifestInvalid | NameInvalid
-            | SizeInvalid | TagInvalid | PaginationNumberInvalid | Unsupported => 400,
+            BlobUploadInvalid
+            | DigestInvalid
+            | ManifestBlobUnknown
+            | ManifestInvalid
+            | NameInvalid
+            | SizeInvalid
+            | TagInvalid
+            | PaginationNumberInvalid
+            | Unsupported => 400,
             RangeInvalid => 416,
             Unauthorized => 401,
             Denied => 403,

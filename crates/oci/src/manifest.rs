@@ -9,7 +9,9 @@ pub const MAX_MANIFEST_SIZE: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestError {
-    #[error("Docker schema 1 manifests are not supported; push the image with a current client (Docker schema 2 or OCI)")]
+    #[error(
+        "Docker schema 1 manifests are not supported; push the image with a current client (Docker schema 2 or OCI)"
+    )]
     Schema1,
     #[error("manifest is not valid JSON: {0}")]
     Json(String),
@@ -148,15 +150,9 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<ManifestInfo, Ma
             if raw.manifests.is_some() {
                 return Err(ManifestError::Invalid("an image manifest has no manifests field".into()));
             }
-            let config = raw
-                .config
-                .as_ref()
-                .ok_or_else(|| ManifestError::Invalid("config is required".into()))?;
+            let config = raw.config.as_ref().ok_or_else(|| ManifestError::Invalid("config is required".into()))?;
             let config = descriptor(config, "config")?;
-            let layers = raw
-                .layers
-                .as_ref()
-                .ok_or_else(|| ManifestError::Invalid("layers is required".into()))?;
+            let layers = raw.layers.as_ref().ok_or_else(|| ManifestError::Invalid("layers is required".into()))?;
             if info.artifact_type.is_none() {
                 info.artifact_type = Some(config.media_type.clone());
             }
@@ -172,10 +168,8 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<ManifestInfo, Ma
             if raw.config.is_some() || raw.layers.is_some() {
                 return Err(ManifestError::Invalid("an index has no config or layers".into()));
             }
-            let manifests = raw
-                .manifests
-                .as_ref()
-                .ok_or_else(|| ManifestError::Invalid("manifests is required".into()))?;
+            let manifests =
+                raw.manifests.as_ref().ok_or_else(|| ManifestError::Invalid("manifests is required".into()))?;
             for (i, m) in manifests.iter().enumerate() {
                 let m = descriptor(m, &format!("manifests[{i}]"))?;
                 if !info.children.contains(&m.digest) {
@@ -249,12 +243,17 @@ mod tests {
             (None, format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","layers":[]}}"#), "config is required"),
             (
                 None,
-                format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"a","digest":"sha256:x","size":1}},"layers":[]}}"#),
+                format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"a","digest":"sha256:x","size":1}},"layers":[]}}"#
+                ),
                 "invalid digest",
             ),
             (
                 None,
-                format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"a","digest":"{}","size":-1}},"layers":[]}}"#, d(1)),
+                format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"a","digest":"{}","size":-1}},"layers":[]}}"#,
+                    d(1)
+                ),
                 "non-negative",
             ),
             (None, format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}"}}"#), "manifests is required"),

@@ -15,7 +15,9 @@ pub enum NameError {
     Empty,
     #[error("repository name is longer than {MAX_NAME_LEN} characters")]
     TooLong,
-    #[error("invalid repository name component {0:?}: lowercase letters and digits, separated by '.', '_', '__' or dashes")]
+    #[error(
+        "invalid repository name component {0:?}: lowercase letters and digits, separated by '.', '_', '__' or dashes"
+    )]
     BadComponent(String),
     #[error("invalid tag {0:?}: 1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'")]
     BadTag(String),
@@ -183,8 +185,18 @@ mod tests {
     #[test]
     fn names() {
         for ok in [
-            "a", "alpine", "library/alpine", "a/b/c/d", "my-app", "my--app", "my.app", "my_app", "my__app",
-            "0", "team/app/web", "a1/b2",
+            "a",
+            "alpine",
+            "library/alpine",
+            "a/b/c/d",
+            "my-app",
+            "my--app",
+            "my.app",
+            "my_app",
+            "my__app",
+            "0",
+            "team/app/web",
+            "a1/b2",
         ] {
             assert!(ok.parse::<RepoName>().is_ok(), "{ok}");
         }

@@ -77,11 +77,7 @@ impl ContentRange {
     /// Accepts the spec's `start-end`, and the `bytes start-end/total` and `bytes=start-end` forms clients also send.
     pub fn parse(value: &str) -> Option<ContentRange> {
         let v = value.trim();
-        let v = v
-            .strip_prefix("bytes=")
-            .or_else(|| v.strip_prefix("bytes "))
-            .unwrap_or(v)
-            .trim();
+        let v = v.strip_prefix("bytes=").or_else(|| v.strip_prefix("bytes ")).unwrap_or(v).trim();
         let v = v.split_once('/').map_or(v, |(r, _)| r);
         let (a, b) = v.split_once('-')?;
         let start: u64 = a.trim().parse().ok()?;
@@ -107,6 +103,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn range_table() {
         let cases: &[(Option<&str>, u64, Result<Option<ByteRange>, RangeError>)] = &[
             (None, 10, Ok(None)),

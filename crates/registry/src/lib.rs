@@ -294,9 +294,7 @@ impl Registry {
             Reference::Digest(d) => {
                 let actual = Digest::of(d.algorithm(), &body);
                 if &actual != d {
-                    return Err(RegistryError::DigestInvalid(format!(
-                        "the manifest's digest is {actual}, not {d}"
-                    )));
+                    return Err(RegistryError::DigestInvalid(format!("the manifest's digest is {actual}, not {d}")));
                 }
                 actual
             }
@@ -367,7 +365,12 @@ impl Registry {
         Ok(self.meta.list_repositories(last, limit).await?)
     }
 
-    pub async fn referrers(&self, name: &RepoName, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
+    pub async fn referrers(
+        &self,
+        name: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>> {
         self.meta.referrers(name, subject, artifact_type).await?.ok_or(RegistryError::NameUnknown)
     }
 

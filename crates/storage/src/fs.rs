@@ -21,8 +21,8 @@ use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use tokio::io::AsyncSeekExt;
 use tokio::io::AsyncReadExt;
+use tokio::io::AsyncSeekExt;
 use tokio::task::spawn_blocking;
 
 /// Bytes gathered from the request body before one write (and hash) on a blocking thread.
@@ -102,12 +102,7 @@ impl FsBlobStore {
 
     fn blob_path(&self, d: &Digest) -> PathBuf {
         let hex = d.hex();
-        self.root
-            .join("blobs")
-            .join(d.algorithm().as_str())
-            .join(&hex[0..2])
-            .join(&hex[2..4])
-            .join(hex)
+        self.root.join("blobs").join(d.algorithm().as_str()).join(&hex[0..2]).join(&hex[2..4]).join(hex)
     }
 
     fn upload_dir(&self, id: &str) -> PathBuf {
@@ -214,9 +209,7 @@ impl BlobStore for FsBlobStore {
             _ if size == 0 => Algorithm::Sha256.hasher(),
             _ => {
                 let path = self.upload_data(id);
-                spawn_blocking(move || hash_file(&path, Algorithm::Sha256, size))
-                    .await
-                    .map_err(blocking_err)??
+                spawn_blocking(move || hash_file(&path, Algorithm::Sha256, size)).await.map_err(blocking_err)??
             }
         };
         let mut file = file;
@@ -380,10 +373,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::open(dir.path()).unwrap();
         store.create_upload("u1").await.unwrap();
-        store
-            .append("u1", ChunkBounds::default(), crate::testsuite::body(&[b"hello ".as_slice()]))
-            .await
-            .unwrap();
+        store.append("u1", ChunkBounds::default(), crate::testsuite::body(&[b"hello ".as_slice()])).await.unwrap();
         // A new store on the same directory has no running hash: it recomputes it from the data.
         let store = FsBlobStore::open(dir.path()).unwrap();
         store
