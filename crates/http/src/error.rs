@@ -55,6 +55,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::OutOfOrder { received, .. } => {
                 api.header("range", range_value(received)).with_status(StatusCode::RANGE_NOT_SATISFIABLE)
             }
+            RegistryError::ManifestTooLarge => api.with_status(StatusCode::PAYLOAD_TOO_LARGE),
             _ => api,
         }
     }

@@ -14,6 +14,8 @@ use futures_util::{StreamExt, TryStreamExt};
 
 /// The most entries one page of tags or repositories holds.
 const MAX_PAGE: usize = 10_000;
+/// How much of an oversized manifest body is read (and dropped) before answering 413.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
 const CONTENT_DIGEST: &str = "docker-content-digest";
@@ -281,18 +283,25 @@ async fn put_manifest(
         .collect::<Result<Vec<_>>>()?;
     let content_type = header_str(req.headers(), header::CONTENT_TYPE).map(str::to_owned);
     let limit = berth_oci::manifest::MAX_MANIFEST_SIZE;
-    if declared_length(req.headers()).is_some_and(|n| n > limit as u64) {
-        return Err(berth_registry::RegistryError::ManifestTooLarge.into());
-    }
+    let too_large = declared_length(req.headers()).is_some_and(|n| n > limit as u64);
     let mut body = Vec::new();
+    let mut received = 0usize;
     let mut stream = req.into_body().into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk =
             chunk.map_err(|e| ApiError::new(ErrorCode::ManifestInvalid, format!("reading the body failed: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(berth_registry::RegistryError::ManifestTooLarge.into());
+        received += chunk.len();
+        if too_large || received > limit {
+            // Drain a bounded amount so the client reads the 413 instead of a reset connection.
+            if received > DRAIN_LIMIT {
+                break;
+            }
+            continue;
         }
         body.extend_from_slice(&chunk);
+    }
+    if too_large || received > limit {
+        return Err(berth_registry::RegistryError::ManifestTooLarge.into());
     }
     let pushed = reg.put_manifest(name, reference, content_type.as_deref(), body, tags).await?;
     let mut r = empty(StatusCode::CREATED);
@@ -300,6 +309,11 @@ async fn put_manifest(
     set(&mut r, CONTENT_DIGEST, &pushed.digest.to_string());
     if let Some(s) = &pushed.subject {
         set(&mut r, "oci-subject", &s.to_string());
+    }
+    for t in &pushed.tags {
+        if let Ok(v) = HeaderValue::from_str(t.as_str()) {
+            r.headers_mut().append(HeaderName::from_static("oci-tag"), v);
+        }
     }
     Ok(r)
 }
