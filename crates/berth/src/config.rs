@@ -80,6 +80,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)]
     fn layering_and_unknown_keys() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("berth.toml", "listen = \"127.0.0.1:7000\"\nupload_ttl = \"2h\"\n")?;
@@ -95,7 +96,7 @@ mod tests {
             jail.create_file("bad.toml", "lisen = \"x\"\n")?;
             let err = load(Some(Path::new("bad.toml")), Overrides::default()).unwrap_err();
             assert!(format!("{err:#}").contains("lisen"), "{err:#}");
-            jail.create_file("badval.toml", "upload_ttl = \"soon\"\n")?;
+            jail.create_file("badval.toml", "shutdown_timeout = \"soon\"\n")?;
             assert!(load(Some(Path::new("badval.toml")), Overrides::default()).is_err());
             Ok(())
         });

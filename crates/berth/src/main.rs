@@ -102,6 +102,9 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    // Signal handlers go in before the address is announced: a signal sent as soon as the line is
+    // read must already mean a clean shutdown.
+    let shutdown = shutdown_signal()?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{addr}")?;
@@ -140,7 +143,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
             sweeper.abort();
             return r.context("server task failed")?.context("server failed");
         }
-        sig = shutdown_signal() => {
+        sig = shutdown => {
             tracing::info!(signal = sig, "shutting down: finishing in-flight requests");
         }
     }
@@ -156,14 +159,14 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() -> &'static str {
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = &'static str>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        std::future::pending::<()>().await;
-        return "none";
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    })
 }

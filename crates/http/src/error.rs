@@ -66,7 +66,7 @@ impl From<EndpointError> for ApiError {
         match &e {
             EndpointError::NotFound => ApiError::code(ErrorCode::NotFound),
             EndpointError::MethodNotAllowed(_) => ApiError::new(ErrorCode::MethodNotAllowed, e.to_string()),
-            EndpointError::Name(NameError::BadTag(_)) => ApiError::new(ErrorCode::TagInvalid, e.to_string()),
+            EndpointError::Name(NameError::BadTag(_)) => ApiError::new(ErrorCode::ManifestUnknown, e.to_string()),
             EndpointError::Name(_) => ApiError::new(ErrorCode::NameInvalid, e.to_string()),
             EndpointError::Digest(_) => ApiError::new(ErrorCode::DigestInvalid, e.to_string()),
             EndpointError::UploadId => ApiError::code(ErrorCode::BlobUploadUnknown),

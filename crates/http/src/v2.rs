@@ -37,7 +37,13 @@ async fn handle(app: AppState, req: Request) -> Result<Response> {
     let path = req.uri().path();
     let rest = path.strip_prefix("/v2").unwrap_or(path);
     let rest = rest.strip_prefix('/').unwrap_or(rest);
-    let endpoint = Endpoint::parse(req.method().as_str(), rest)?;
+    let endpoint = Endpoint::parse(req.method().as_str(), rest).map_err(|e| match e {
+        // A malformed tag names no manifest; pushing to one is an invalid manifest push.
+        berth_oci::EndpointError::Name(berth_oci::NameError::BadTag(_)) if req.method() == axum::http::Method::PUT => {
+            ApiError::new(ErrorCode::ManifestInvalid, e.to_string())
+        }
+        e => ApiError::from(e),
+    })?;
     let who = Principal;
     access::decide(&who, &endpoint.access())?;
     let query = Query::parse(req.uri().query());
@@ -279,7 +285,7 @@ async fn put_manifest(
 ) -> Result<Response> {
     let tags = query
         .all("tag")
-        .map(|t| t.parse::<Tag>().map_err(|e| ApiError::new(ErrorCode::TagInvalid, e.to_string())))
+        .map(|t| t.parse::<Tag>().map_err(|e| ApiError::new(ErrorCode::ManifestInvalid, e.to_string())))
         .collect::<Result<Vec<_>>>()?;
     let content_type = header_str(req.headers(), header::CONTENT_TYPE).map(str::to_owned);
     let limit = berth_oci::manifest::MAX_MANIFEST_SIZE;

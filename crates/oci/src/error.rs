@@ -1,4 +1,7 @@
 //! The spec's error codes and the one table mapping each to its HTTP status.
+//!
+//! Only the codes the distribution spec lists are ever sent; a few variants here name a finer
+//! meaning (an unknown path, a bad range) and are sent as `UNSUPPORTED` with their own status.
 
 /// An error code of the distribution spec (plus the few the Docker API adds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,10 +20,13 @@ pub enum ErrorCode {
     Denied,
     Unsupported,
     TooManyRequests,
-    TagInvalid,
+    /// A bad `n` for pagination: reported as `UNSUPPORTED` (an invalid set of parameters).
     PaginationNumberInvalid,
+    /// An unsatisfiable `Range`: reported as `UNSUPPORTED` with 416.
     RangeInvalid,
+    /// No endpoint at that path: reported as `UNSUPPORTED` with 404.
     NotFound,
+    /// A method the endpoint does not have: reported as `UNSUPPORTED` with 405.
     MethodNotAllowed,
     Unavailable,
     Internal,
@@ -43,12 +49,8 @@ impl ErrorCode {
             SizeInvalid => "SIZE_INVALID",
             Unauthorized => "UNAUTHORIZED",
             Denied => "DENIED",
-            Unsupported | MethodNotAllowed => "UNSUPPORTED",
+            Unsupported | MethodNotAllowed | NotFound | RangeInvalid | PaginationNumberInvalid => "UNSUPPORTED",
             TooManyRequests => "TOOMANYREQUESTS",
-            TagInvalid => "TAG_INVALID",
-            PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
-            RangeInvalid => "RANGE_INVALID",
-            NotFound => "NOT_FOUND",
             Unavailable => "UNAVAILABLE",
             Internal => "UNKNOWN",
         }
@@ -65,7 +67,6 @@ impl ErrorCode {
             | ManifestInvalid
             | NameInvalid
             | SizeInvalid
-            | TagInvalid
             | PaginationNumberInvalid
             | Unsupported => 400,
             RangeInvalid => 416,
@@ -97,7 +98,6 @@ impl ErrorCode {
             Unsupported => "the operation is unsupported",
             MethodNotAllowed => "the method is not allowed on this endpoint",
             TooManyRequests => "too many requests",
-            TagInvalid => "manifest tag is invalid",
             PaginationNumberInvalid => "invalid number of results requested",
             RangeInvalid => "invalid content range",
             NotFound => "no such endpoint",

@@ -365,13 +365,15 @@ impl Registry {
         Ok(self.meta.list_repositories(last, limit).await?)
     }
 
+    /// The referrers of `subject`; none (not an error) for an unknown repository, since the spec
+    /// forbids a 404 from a registry that has the referrers API.
     pub async fn referrers(
         &self,
         name: &RepoName,
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>> {
-        self.meta.referrers(name, subject, artifact_type).await?.ok_or(RegistryError::NameUnknown)
+        Ok(self.meta.referrers(name, subject, artifact_type).await?.unwrap_or_default())
     }
 
     /// Checks both stores.
