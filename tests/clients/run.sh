@@ -178,7 +178,7 @@ start_registry() {
     case $REGISTRY_UNDER_TEST in
     berth)
         [[ -x $BERTH_BIN ]] || { say "berth binary not found: $BERTH_BIN (cargo build -p berth)"; return 1; }
-        "$BERTH_BIN" serve --listen 127.0.0.1:0 --data-dir "$W/data" >"$W/berth.stdout" 2>"$REG_LOG" &
+        "$BERTH_BIN" serve --listen 127.0.0.1:0 --data-dir "$W/data" >"$W/berth.stdout" 2>>"$REG_LOG" &
         REG_PID=$!
         local i addr=''
         for ((i = 0; i < 300; i++)); do
@@ -187,7 +187,7 @@ start_registry() {
             kill -0 "$REG_PID" 2>/dev/null || break
             sleep 0.1
         done
-        [[ -n $addr ]] || { say "berth did not print 'listening on http://HOST:PORT'"; cat "$W/berth.stdout" "$REG_LOG"; return 1; }
+        [[ -n $addr ]] || { say "berth did not print 'listening on http://HOST:PORT'"; cat "$W/berth.stdout"; tail -n 20 "$REG_LOG"; return 1; }
         R=$addr
         ;;
     distribution)
@@ -201,7 +201,8 @@ storage:
   delete: {enabled: true}
 http: {addr: 127.0.0.1:$port}
 EOF
-        docker-registry serve "$W/registry.yml" >"$REG_LOG" 2>&1 &
+        # distribution reads REGISTRY_* variables as config overrides: keep the client ones away
+        env -u REGISTRY_AUTH_FILE docker-registry serve "$W/registry.yml" >>"$REG_LOG" 2>&1 &
         REG_PID=$!
         R=127.0.0.1:$port
         ;;
@@ -214,7 +215,7 @@ EOF
         kill -0 "$REG_PID" 2>/dev/null || break
         sleep 0.1
     done
-    say "registry at $U does not answer GET /v2/"; cat "$REG_LOG"; return 1
+    say "registry at $U does not answer GET /v2/"; tail -n 20 "$REG_LOG"; return 1
 }
 
 say "==> registry under test: $REGISTRY_UNDER_TEST"
@@ -415,7 +416,7 @@ c_skopeo_copy_v2s2() {
 }
 
 c_skopeo_multiarch() {
-    local idx raw
+    local idx
     idx=$(cat "$W/state/index_digest")
     skopeo copy --all --dest-tls-verify=false "oci:$W/oci:multi" "docker://$R/skopeo/multi:v1"
     skopeo inspect --raw $NOTLS "docker://$R/skopeo/multi:v1" >"$W/raw-index.json"
@@ -479,6 +480,10 @@ c_docker_pull_index() {
     local out
     out=$(docker run --rm --network none "$R/skopeo/multi:v1")
     assert_eq "$out" hello-from-umoci "docker run of image from OCI index"
+    # an OCI manifest without the optional mediaType field: docker goes by the Content-Type header
+    docker pull "$R/skopeo/oci:v1"
+    out=$(docker run --rm --network none "$R/skopeo/oci:v1")
+    assert_eq "$out" hello-from-umoci "docker run of the umoci image"
 }
 
 c_podman_push_pull() {
@@ -596,8 +601,8 @@ c_http_catalog() {
     local repos want r
     repos=$(hcurl -f "$U/v2/_catalog?n=1000" | jq -c '.repositories')
     echo "$repos"
-    for r in docker/busybox docker/derived skopeo/oci skopeo/copied skopeo/multi podman/busybox podman/multi \
-        buildah/busybox buildah/derived ctr/busybox; do
+    for r in docker/busybox docker/derived docker/big docker/retag skopeo/oci skopeo/copied skopeo/multi \
+        skopeo/zstd synced/oci podman/busybox podman/multi buildah/busybox buildah/derived ctr/busybox; do
         jq -e --arg r "$r" 'index($r) != null' <<<"$repos" >/dev/null || fail "_catalog lacks $r"
     done
     assert_eq "$(jq -c '. == (.|sort)' <<<"$repos")" true "_catalog sorted"
@@ -617,6 +622,129 @@ c_http_blobs() {
     assert_eq "$m" "$(cat "$W/state/docker_digest")" "HEAD manifest by second tag"
 }
 
+c_docker_big_layer() {
+    # 32 MiB of random data: incompressible, so the pushed layer is > 32 MiB in one PATCH
+    mkdir -p "$W/ctx-big"
+    head -c 32M /dev/urandom >"$W/ctx-big/big.bin"
+    sha256_of "$W/ctx-big/big.bin" >"$W/state/big_sum"
+    printf 'FROM %s/docker/busybox:v1\nCOPY big.bin /big.bin\nCMD ["/bin/sh", "-c", "sha256sum /big.bin"]\n' \
+        "$R" >"$W/ctx-big/Dockerfile"
+    docker build --network none -t "$R/docker/big:v1" "$W/ctx-big"
+    docker push "$R/docker/big:v1"
+    docker rmi "$R/docker/big:v1"
+    docker pull "$R/docker/big:v1"
+    local out
+    out=$(docker run --rm --network none "$R/docker/big:v1")
+    assert_eq "${out%% *}" "$(cat "$W/state/big_sum")" "sha256 of the 32 MiB file inside the pulled image"
+}
+
+c_docker_retag() {
+    mkdir -p "$W/ctx-retag"
+    local gen d1 d2 out
+    for gen in one two; do
+        printf 'FROM %s/docker/busybox:v1\nCMD ["/bin/echo", "generation-%s"]\n' "$R" "$gen" >"$W/ctx-retag/Dockerfile"
+        docker build --network none -t "$R/docker/retag:latest" "$W/ctx-retag"
+        cap docker push "$R/docker/retag:latest"
+        grep -o 'latest: digest: sha256:[0-9a-f]\{64\}' <<<"$OUT" | grep -o 'sha256:.*' >"$W/state/retag_$gen"
+    done
+    d1=$(cat "$W/state/retag_one"); d2=$(cat "$W/state/retag_two")
+    [[ $d1 != "$d2" ]] || fail "the two generations have the same digest"
+    docker rmi "$R/docker/retag:latest"
+    docker pull "$R/docker/retag:latest"
+    out=$(docker run --rm --network none "$R/docker/retag:latest")
+    assert_eq "$out" generation-two "tag now points to the second push"
+    # the first manifest is still there by digest
+    docker pull "$R/docker/retag@$d1"
+    out=$(docker run --rm --network none "$R/docker/retag@$d1")
+    assert_eq "$out" generation-one "old manifest by digest"
+}
+
+c_skopeo_zstd() {
+    # an image whose layer is not in the registry yet (else skopeo reuses the gzip blob)
+    cd "$W"
+    umoci new --image oci:zbase
+    umoci unpack --rootless --image oci:zbase zbundle
+    mkdir -p zbundle/rootfs/bin
+    cp /bin/busybox zbundle/rootfs/bin/busybox
+    echo zstd-marker >zbundle/rootfs/marker
+    umoci repack --image oci:zbase zbundle
+    umoci config --image oci:zbase --tag zstd --architecture amd64 --os linux
+    skopeo copy --format oci --dest-compress --dest-compress-format zstd --dest-tls-verify=false \
+        "oci:$W/oci:zstd" "docker://$R/skopeo/zstd:v1"
+    skopeo inspect --raw $NOTLS "docker://$R/skopeo/zstd:v1" >"$W/raw-zstd.json"
+    cat "$W/raw-zstd.json"; echo
+    assert_eq "$(jq -r '.layers[0].mediaType' "$W/raw-zstd.json")" application/vnd.oci.image.layer.v1.tar+zstd "layer mediaType"
+    skopeo copy --src-tls-verify=false "docker://$R/skopeo/zstd:v1" "oci:$W/oci-zstd:v1"
+    local l
+    l=$(jq -r '.layers[0].digest' "$W/raw-zstd.json")
+    assert_eq "sha256:$(sha256_of "$W/oci-zstd/blobs/sha256/${l#sha256:}")" "$l" "zstd layer after round trip"
+}
+
+c_skopeo_sync() {
+    skopeo sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false \
+        "$R/skopeo/oci" "$R/synced"
+    local tags
+    tags=$(skopeo list-tags $NOTLS "docker://$R/synced/oci" | jq -c '.Tags|sort')
+    assert_eq "$tags" '["latest","v1","v2"]' "tags of the synced repository"
+    skopeo inspect --raw $NOTLS "docker://$R/synced/oci:v2" >"$W/raw-synced.json"
+    assert_eq "sha256:$(sha256_of "$W/raw-synced.json")" "$(cat "$W/state/oci_v1_digest")" "synced manifest digest"
+}
+
+c_docker_pull_list() {
+    docker pull "$R/podman/multi:v2s2"
+    assert_eq "$(docker image inspect -f '{{.Architecture}}' "$R/podman/multi:v2s2")" amd64 "architecture picked from list"
+    local out
+    out=$(docker run --rm --network none "$R/podman/multi:v2s2")
+    assert_eq "$out" hello-from-umoci "docker run of image from Docker manifest list"
+}
+
+c_ctr_pull_list() {
+    ctr images pull --plain-http --all-platforms "$R/podman/multi:v2s2"
+    local got
+    got=$(ctr images ls | awk -v r="$R/podman/multi:v2s2" '$1==r{print $2, $3}')
+    assert_eq "$got" "$D2_LIST sha256:$(sha256_of "$W/raw-podman-v2s2.json")" "type and digest of list pulled by ctr"
+}
+
+# Parent shell (not a check): SIGTERM the registry, record how it exited, start it again on the same
+# data dir (new port). The check below asserts on the outcome.
+restart_registry() {
+    local pid=$REG_PID n=150 rc
+    REG_PID=''
+    kill -TERM "$pid" 2>/dev/null
+    while ((n-- > 0)) && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "still running 15 s after SIGTERM" >"$W/state/stop_note"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    rc=$?
+    echo "$rc" >"$W/state/stop_rc"
+    OLD_R=$R
+    if start_registry >"$W/state/restart.out" 2>&1; then echo ok >"$W/state/restart_ok"; fi
+}
+
+c_restart() {
+    cat "$W/state/stop_note" 2>/dev/null && return 1
+    if [[ $REGISTRY_UNDER_TEST == berth ]]; then
+        assert_eq "$(cat "$W/state/stop_rc")" 0 "exit status after SIGTERM"
+    fi
+    [[ -f $W/state/restart_ok ]] || { cat "$W/state/restart.out"; fail "registry did not come back"; }
+    echo "old address $OLD_R, new address $R"
+    # everything pushed before the restart is still served
+    skopeo copy --all --src-tls-verify=false "docker://$R/skopeo/multi:v1" "oci:$W/oci-restart:multi"
+    assert_eq "$(layout_digest multi "$W/oci-restart")" "$(cat "$W/state/index_digest")" "index digest after restart"
+    local dg out
+    dg=$(cat "$W/state/docker_digest")
+    docker pull "$R/docker/busybox@$dg"
+    out=$(docker run --rm --network none "$R/docker/busybox@$dg")
+    assert_eq "$out" hello-from-docker-build "docker run after registry restart"
+    local tags
+    tags=$(hcurl -f "$U/v2/docker/busybox/tags/list" | jq -c '.tags|sort')
+    assert_eq "$tags" '["v1","v2"]' "tags/list after restart"
+    # and it still takes pushes
+    skopeo copy --src-tls-verify=false --dest-tls-verify=false "docker://$R/buildah/busybox:v1" "docker://$R/after/restart:v1"
+}
+
 # ------------------------------------------------------------ run them ---
 start_dockerd
 run_check "registry: GET /v2/ answers with API version header" c_v2_base
@@ -627,26 +755,34 @@ run_check "docker: rmi, pull by tag, run --network none" c_docker_pull_run
 run_check "docker: pull and run by digest (repo@sha256:...)" c_docker_pull_digest
 run_check "docker: save / load" c_docker_save_load
 run_check "docker: build FROM registry image, push (mount), pull, run" c_docker_build_from_registry
+run_check "docker: push and pull a 32 MiB layer" c_docker_big_layer
+run_check "docker: push a tag again with a new image (tag moves, old digest stays)" c_docker_retag
 run_check "umoci: build OCI layout (amd64, arm64, index)" make_oci_layout
 run_check "skopeo: copy OCI layout as OCI, inspect" c_skopeo_copy_oci
 run_check "skopeo: copy --format v2s2, inspect, copy back" c_skopeo_copy_v2s2
 run_check "skopeo: copy --all multi-arch OCI index, inspect, round trip" c_skopeo_multiarch
 run_check "skopeo: copy between repositories (cross-repo mount)" c_skopeo_cross_repo
 run_check "skopeo: list-tags" c_skopeo_list_tags
+run_check "skopeo: sync a repository (all tags) into another namespace" c_skopeo_sync
+run_check "skopeo: copy with zstd layer compression, copy back" c_skopeo_zstd
 run_check "skopeo: delete, then inspect fails" c_skopeo_delete
-run_check "docker: pull and run from multi-arch OCI index" c_docker_pull_index
+run_check "docker: pull and run from multi-arch OCI index, and an umoci manifest" c_docker_pull_index
 run_check "podman: push --format oci, rmi, pull, run" c_podman_push_pull
 run_check "podman: search --list-tags" c_podman_list_tags
 run_check "podman: manifest create/add/push --all (OCI index)" c_podman_manifest oci oci "$OCI_INDEX" "$OCI_MANIFEST"
 run_check "podman: manifest push --all --format v2s2 (Docker manifest list)" c_podman_manifest v2s2 v2s2 "$D2_LIST" "$D2_MANIFEST"
+run_check "docker: pull and run from Docker manifest list (pushed by podman)" c_docker_pull_list
 run_check "buildah: from scratch, copy, config, commit, push" c_buildah_build_push
 run_check "buildah: pushed image pulls and runs (podman, skopeo)" c_buildah_pull_check
 run_check "buildah: bud FROM registry image, push, pull, run" c_buildah_bud_from_registry
 run_check "containerd: ctr images pull --plain-http" c_ctr_pull
 run_check "containerd: ctr images pull --all-platforms of OCI index" c_ctr_pull_index
+run_check "containerd: ctr images pull --all-platforms of Docker manifest list" c_ctr_pull_list
 run_check "containerd: ctr images push --plain-http" c_ctr_push
 run_check "http: /v2/_catalog lists every pushed repository" c_http_catalog
 run_check "http: blobs and manifests match their digests" c_http_blobs
+restart_registry
+run_check "registry: SIGTERM stops it cleanly; restarted on the same data, content is served" c_restart
 
 say ""
 if ((FAIL)); then

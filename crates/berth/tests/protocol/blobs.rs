@@ -33,12 +33,7 @@ async fn monolithic_post_with_wrong_digest_is_digest_invalid_and_stores_nothing(
     push_blob(&s, "mono/bad", b"seed the repo").await;
     let content = bytes_of(12, 1000);
     let wrong = sha256(b"something else");
-    let r = s
-        .post(&format!("/v2/mono/bad/blobs/uploads/?digest={wrong}"))
-        .body(content.clone())
-        .send()
-        .await
-        .unwrap();
+    let r = s.post(&format!("/v2/mono/bad/blobs/uploads/?digest={wrong}")).body(content.clone()).send().await.unwrap();
     expect_error(r, 400, "DIGEST_INVALID").await;
     assert_blob_unknown(&s, "mono/bad", &wrong).await;
     assert_blob_unknown(&s, "mono/bad", &sha256(&content)).await;
@@ -52,7 +47,8 @@ async fn get_and_head_headers() {
     let content = bytes_of(13, 2048);
     let d = push_blob(&s, "hdr/blob", &content).await;
     for head in [false, true] {
-        let rb = if head { s.head(&format!("/v2/hdr/blob/blobs/{d}")) } else { s.get(&format!("/v2/hdr/blob/blobs/{d}")) };
+        let rb =
+            if head { s.head(&format!("/v2/hdr/blob/blobs/{d}")) } else { s.get(&format!("/v2/hdr/blob/blobs/{d}")) };
         let r = expect_status(rb.send().await.unwrap(), 200).await;
         assert_eq!(must_header(&r, "content-length"), "2048", "head={head}");
         assert_eq!(must_header(&r, "content-type"), "application/octet-stream", "head={head}");
@@ -117,6 +113,10 @@ async fn blob_delete_is_per_repository() {
     assert_blob_unknown(&s, "del/one", &d).await;
     // Still served by the other repository that has it.
     assert_blob(&s, "del/two", &content).await;
+    // A manifest can no longer reference it there.
+    let m = oci_manifest(&content, &[]);
+    let r = put_manifest(&s, "del/one", "x", OCI_MANIFEST, &m).await;
+    expect_error(r, 400, "MANIFEST_BLOB_UNKNOWN").await;
     // A second delete: the blob is unknown there now.
     let r = s.delete(&format!("/v2/del/one/blobs/{d}")).send().await.unwrap();
     expect_error(r, 404, "BLOB_UNKNOWN").await;
@@ -155,16 +155,15 @@ async fn cross_repository_mount_is_201() {
     let s = Server::start();
     let content = bytes_of(17, 3000);
     let d = push_blob(&s, "src/repo", &content).await;
-    let r = s
-        .post(&format!("/v2/dst/repo/blobs/uploads/?mount={d}&from=src/repo"))
-        .body(Vec::new())
-        .send()
-        .await
-        .unwrap();
+    let r =
+        s.post(&format!("/v2/dst/repo/blobs/uploads/?mount={d}&from=src/repo")).body(Vec::new()).send().await.unwrap();
     let r = expect_status(r, 201).await;
     assert_eq!(location(&r), format!("/v2/dst/repo/blobs/{d}"));
     assert_eq!(must_header(&r, "docker-content-digest"), d);
     assert_blob(&s, "dst/repo", &content).await;
+    // A mounted blob counts as present for manifests pushed to the target.
+    let m = oci_manifest(&content, &[]);
+    push_manifest(&s, "dst/repo", "uses-mount", OCI_MANIFEST, &m).await;
     // A mount creates the repository.
     assert!(catalog(&s).await.contains(&"dst/repo".to_string()));
     // Deleting from the source leaves the mount in place.
@@ -245,8 +244,9 @@ async fn concurrent_uploads_of_the_same_blob_both_succeed() {
     let (l2, _) = start_upload(&s, "conc/repo").await;
     assert_ne!(l1, l2, "two sessions share a Location");
     let half = content.len() / 2;
-    patch_chunk(&s, &l1, 0, &content[..half]).await;
-    patch_chunk(&s, &l2, 0, &content[..half]).await;
+    // Each next request uses the Location of the previous response, as the spec asks.
+    let l1 = patch_chunk(&s, &l1, 0, &content[..half]).await;
+    let l2 = patch_chunk(&s, &l2, 0, &content[..half]).await;
     let put = |loc: String| {
         let s = &s;
         let body = content[half..].to_vec();
@@ -279,13 +279,8 @@ async fn a_few_mib_blob_round_trips_byte_exact() {
     let content = bytes_of(23, 6 * 1024 * 1024 + 123);
     let d = sha256(&content);
     let (loc, _) = start_upload(&s, "big/blob").await;
-    let r = s
-        .patch(&loc)
-        .header("content-type", "application/octet-stream")
-        .body(content.clone())
-        .send()
-        .await
-        .unwrap();
+    let r =
+        s.patch(&loc).header("content-type", "application/octet-stream").body(content.clone()).send().await.unwrap();
     let r = expect_status(r, 202).await;
     assert_eq!(must_header(&r, "range"), format!("0-{}", content.len() - 1));
     finish_upload(&s, "big/blob", &location(&r), &d).await;

@@ -194,10 +194,7 @@ impl Server {
             Err(_) => {
                 let _ = child.kill();
                 let status = child.wait().ok();
-                panic!(
-                    "berth printed no listening line within 30s (exit {status:?}); stderr:\n{}",
-                    self.stderr()
-                );
+                panic!("berth printed no listening line within 30s (exit {status:?}); stderr:\n{}", self.stderr());
             }
         };
         let addr = parse_listening_line(&line)
@@ -316,11 +313,7 @@ pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
 
 /// `kill -<SIG> <pid>` through the system `kill`, so the tests need no unsafe code.
 pub fn signal(pid: u32, sig: &str) {
-    let st = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("run kill");
+    let st = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().expect("run kill");
     assert!(st.success(), "kill -{sig} {pid} failed");
 }
 
@@ -403,17 +396,6 @@ pub fn bytes_of(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-/// A seed unique within this test process, for content that must not collide across tests.
-pub fn unique_seed() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(1);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    t ^ (N.fetch_add(1, Ordering::Relaxed) << 48) ^ u64::from(std::process::id())
-}
-
 /// Where the contract puts a committed blob in the data dir.
 pub fn blob_path(data_dir: &Path, digest: &str) -> PathBuf {
     let (alg, hex) = digest.split_once(':').unwrap();
@@ -469,8 +451,8 @@ pub async fn expect_status(resp: Response, status: u16) -> Response {
 }
 
 /// Asserts an error response: status, API version header, `application/json` and the envelope
-/// `{"errors":[{"code":CODE,"message":"..",..}]}` (the first error carries `code`). HEAD responses
-/// have no body: only the status is checked for them.
+/// `{"errors":[{"code":CODE,"message":"..",..}]}` (the first error carries `code`). For HEAD, whose
+/// responses have no body, use `expect_status` instead.
 pub async fn expect_error(resp: Response, status: u16, code: &str) -> Value {
     let resp = expect_status(resp, status).await;
     let url = resp.url().clone();
@@ -500,12 +482,6 @@ pub async fn expect_error(resp: Response, status: u16, code: &str) -> Value {
     v
 }
 
-/// HEAD errors carry no body: status and API version only.
-pub async fn expect_head_status(resp: Response, status: u16) -> Response {
-    let resp = expect_status(resp, status).await;
-    resp
-}
-
 pub async fn body_bytes(resp: Response) -> Vec<u8> {
     resp.bytes().await.expect("read body").to_vec()
 }
@@ -513,7 +489,8 @@ pub async fn body_bytes(resp: Response) -> Vec<u8> {
 pub async fn body_json(resp: Response) -> Value {
     let url = resp.url().clone();
     let b = resp.bytes().await.expect("read body");
-    serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{url}: body is not JSON ({e}): {}", String::from_utf8_lossy(&b)))
+    serde_json::from_slice(&b)
+        .unwrap_or_else(|e| panic!("{url}: body is not JSON ({e}): {}", String::from_utf8_lossy(&b)))
 }
 
 /// The Location header, which the contract makes a relative `/v2/...` path.
@@ -589,9 +566,8 @@ pub async fn raw_read_response(s: &mut TcpStream, is_head: bool) -> RawResponse 
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
     let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
     let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
     let body = if is_head || status == 204 || status == 304 {
         Vec::new()

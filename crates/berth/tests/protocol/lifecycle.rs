@@ -35,6 +35,17 @@ async fn sigint_exits_0() {
 }
 
 #[tokio::test]
+async fn a_signal_right_after_the_listening_line_is_a_clean_exit() {
+    // The listening line announces readiness: signal handling must already be in place.
+    for (i, sig) in ["TERM", "INT"].iter().cycle().take(12).enumerate() {
+        let mut s = Server::start();
+        signal(s.pid(), sig);
+        let st = s.wait_exit(Duration::from_secs(15)).expect("no exit within 15s");
+        assert!(st.success(), "run {i}: SIG{sig} right after start: exit status {st:?}; stderr:\n{}", s.stderr());
+    }
+}
+
+#[tokio::test]
 async fn listen_on_a_taken_port_fails_with_a_message() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
@@ -48,11 +59,7 @@ async fn listen_on_a_taken_port_fails_with_a_message() {
     );
     assert!(!f.status.success(), "started on a taken port: {f:?}");
     let err = f.stderr.to_lowercase();
-    assert!(
-        err.contains(&addr) || err.contains("in use"),
-        "stderr should say the address is taken: {}",
-        f.stderr
-    );
+    assert!(err.contains(&addr) || err.contains("in use"), "stderr should say the address is taken: {}", f.stderr);
     assert!(!f.stdout.contains("listening on"), "printed a listening line: {}", f.stdout);
     drop(taken);
 }
@@ -105,11 +112,21 @@ async fn an_unknown_config_key_fails() {
 async fn bad_config_values_fail() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    for (i, body) in ["upload_ttl = \"banana\"\n", "log_format = \"xml\"\n", "listen = 5000\n"].iter().enumerate() {
+    for (i, body) in
+        ["upload_ttl = \"banana\"\n", "log_format = \"xml\"\n", "upload_sweep_interval = \"fast\"\n"].iter().enumerate()
+    {
         let cfg = tmp.path().join(format!("bad{i}.toml"));
         std::fs::write(&cfg, body).unwrap();
         let f = run_to_exit(
-            &["serve", "--config", cfg.to_str().unwrap(), "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()],
+            &[
+                "serve",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
             &[],
             tmp.path(),
             Duration::from_secs(20),
@@ -212,7 +229,7 @@ async fn data_dir_layout() {
     assert!(s.data_dir().join("meta.db").is_file(), "no meta.db");
     assert_eq!(std::fs::read(blob_path(s.data_dir(), &d)).unwrap(), content);
     let (loc, uuid) = start_upload(&s, "layout/repo").await;
-    patch_chunk(&s, &loc, 0, b"partial").await;
+    let _ = patch_chunk(&s, &loc, 0, b"partial").await;
     assert!(s.data_dir().join("uploads").join(&uuid).is_dir(), "no uploads/<uuid>/ dir for an active session");
 }
 

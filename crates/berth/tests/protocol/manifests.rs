@@ -201,7 +201,8 @@ async fn sha512_manifest_digest() {
 async fn tags_given_on_push() {
     let s = Server::start();
     let img = push_image(&s, "tagpush/repo", "", 113).await;
-    let r = put_manifest(&s, "tagpush/repo", &format!("{}?tag=v1&tag=latest", img.digest), OCI_MANIFEST, &img.manifest).await;
+    let r = put_manifest(&s, "tagpush/repo", &format!("{}?tag=v1&tag=latest", img.digest), OCI_MANIFEST, &img.manifest)
+        .await;
     let r = expect_status(r, 201).await;
     assert_eq!(location(&r), format!("/v2/tagpush/repo/manifests/{}", img.digest));
     // distribution-spec (tags on push): "For each tag that was successfully pushed, include an
@@ -226,18 +227,19 @@ async fn tags_given_on_push() {
         pull(&s, "tagpush/repo", t, OCI_MANIFEST, &other.manifest).await;
     }
     // Tags given on push move existing tags like a push by tag does.
-    let r = put_manifest(&s, "tagpush/repo", &format!("{}?tag=latest", other.digest), OCI_MANIFEST, &other.manifest).await;
+    let r =
+        put_manifest(&s, "tagpush/repo", &format!("{}?tag=latest", other.digest), OCI_MANIFEST, &other.manifest).await;
     expect_status(r, 201).await;
     pull(&s, "tagpush/repo", "latest", OCI_MANIFEST, &other.manifest).await;
     pull(&s, "tagpush/repo", "v1", OCI_MANIFEST, &img.manifest).await;
 }
 
 #[tokio::test]
-async fn invalid_tag_given_on_push_is_tag_invalid() {
+async fn invalid_tag_given_on_push_is_manifest_invalid() {
     let s = Server::start();
     let img = push_image(&s, "tagbad/repo", "", 115).await;
     let r = put_manifest(&s, "tagbad/repo", &format!("{}?tag=.bad", img.digest), OCI_MANIFEST, &img.manifest).await;
-    expect_error(r, 400, "TAG_INVALID").await;
+    expect_error(r, 400, "MANIFEST_INVALID").await;
     assert!(tags_of(&s, "tagbad/repo").await.is_empty());
 }
 
@@ -277,15 +279,30 @@ async fn accept_negotiation_by_tag_and_by_digest() {
     assert_eq!(raw.header("content-type"), Some(OCI_MANIFEST));
     assert_eq!(raw.body, img.manifest);
     // By digest it is always served.
-    let r = s.get(&format!("/v2/neg/repo/manifests/{}", img.digest)).header("accept", DOCKER_MANIFEST).send().await.unwrap();
+    let r = s
+        .get(&format!("/v2/neg/repo/manifests/{}", img.digest))
+        .header("accept", DOCKER_MANIFEST)
+        .send()
+        .await
+        .unwrap();
     let r = expect_status(r, 200).await;
     assert_eq!(must_header(&r, "content-type"), OCI_MANIFEST);
     // An index asked for with only image-manifest types.
     let idx = oci_index(&[(OCI_MANIFEST, &img.manifest, "amd64")]);
     push_manifest(&s, "neg/repo", "multi", OCI_INDEX, &idx).await;
-    let r = s.get("/v2/neg/repo/manifests/multi").header("accept", format!("{OCI_MANIFEST}, {DOCKER_MANIFEST}")).send().await.unwrap();
+    let r = s
+        .get("/v2/neg/repo/manifests/multi")
+        .header("accept", format!("{OCI_MANIFEST}, {DOCKER_MANIFEST}"))
+        .send()
+        .await
+        .unwrap();
     expect_error(r, 404, "MANIFEST_UNKNOWN").await;
-    let r = s.get("/v2/neg/repo/manifests/multi").header("accept", format!("{OCI_MANIFEST}, {OCI_INDEX}")).send().await.unwrap();
+    let r = s
+        .get("/v2/neg/repo/manifests/multi")
+        .header("accept", format!("{OCI_MANIFEST}, {OCI_INDEX}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(must_header(&expect_status(r, 200).await, "content-type"), OCI_INDEX);
 }
 
@@ -302,22 +319,27 @@ async fn missing_references_are_manifest_blob_unknown() {
     let m = oci_manifest(&cfg, &[layer.clone(), missing.clone()]);
     expect_error(put_manifest(&s, repo, "a", OCI_MANIFEST, &m).await, 400, "MANIFEST_BLOB_UNKNOWN").await;
     // A missing config.
-    let m = oci_manifest(&config_blob(119), &[layer.clone()]);
+    let m = oci_manifest(&config_blob(119), std::slice::from_ref(&layer));
     expect_error(put_manifest(&s, repo, "b", OCI_MANIFEST, &m).await, 400, "MANIFEST_BLOB_UNKNOWN").await;
     // Docker schema 2 with a missing layer.
-    let m = docker_manifest(&cfg, &[missing.clone()]);
+    let m = docker_manifest(&cfg, std::slice::from_ref(&missing));
     expect_error(put_manifest(&s, repo, "c", DOCKER_MANIFEST, &m).await, 400, "MANIFEST_BLOB_UNKNOWN").await;
     // An index whose child manifest was never pushed.
-    let child = oci_manifest(&cfg, &[layer.clone()]);
+    let child = oci_manifest(&cfg, std::slice::from_ref(&layer));
     let idx = oci_index(&[(OCI_MANIFEST, &child, "amd64")]);
     expect_error(put_manifest(&s, repo, "d", OCI_INDEX, &idx).await, 400, "MANIFEST_BLOB_UNKNOWN").await;
-    let dchild = docker_manifest(&cfg, &[layer.clone()]);
+    let dchild = docker_manifest(&cfg, std::slice::from_ref(&layer));
     let list = docker_list(&[(&dchild, "amd64")]);
     expect_error(put_manifest(&s, repo, "e", DOCKER_LIST, &list).await, 400, "MANIFEST_BLOB_UNKNOWN").await;
     // A blob that exists only in another repository does not count.
     push_blob(&s, "mbu/other", &missing).await;
-    let m = oci_manifest(&cfg, &[missing.clone()]);
+    let m = oci_manifest(&cfg, std::slice::from_ref(&missing));
     expect_error(put_manifest(&s, repo, "f", OCI_MANIFEST, &m).await, 400, "MANIFEST_BLOB_UNKNOWN").await;
+    // A child manifest present only in another repository does not count either.
+    push_blob(&s, "mbu/other", &cfg).await;
+    push_blob(&s, "mbu/other", &layer).await;
+    push_manifest(&s, "mbu/other", &sha256(&child), OCI_MANIFEST, &child).await;
+    expect_error(put_manifest(&s, repo, "g", OCI_INDEX, &idx).await, 400, "MANIFEST_BLOB_UNKNOWN").await;
     // None of the refused pushes created a tag.
     let r = s.get(&format!("/v2/{repo}/tags/list")).send().await.unwrap();
     let v = body_json(expect_status(r, 200).await).await;
@@ -354,8 +376,19 @@ async fn manifest_size_limit_is_4_mib() {
     push_manifest(&s, "size/man", "max", OCI_MANIFEST, &at_limit).await;
     pull(&s, "size/man", "max", OCI_MANIFEST, &at_limit).await;
     let over = manifest_of_len(&cfg, 4 * 1024 * 1024 + 1);
-    let r = put_manifest(&s, "size/man", "over", OCI_MANIFEST, &over).await;
-    expect_error(r, 413, "SIZE_INVALID").await;
+    // Raw HTTP: a server may answer before reading the whole body; the client must still be able
+    // to read that answer.
+    let mut conn = raw_start(
+        s.addr,
+        "PUT",
+        "/v2/size/man/manifests/over",
+        &[("Content-Type", OCI_MANIFEST.to_string()), ("Content-Length", over.len().to_string())],
+    )
+    .await;
+    let _ = tokio::io::AsyncWriteExt::write_all(&mut conn, &over).await;
+    let r = raw_read_response(&mut conn, false).await;
+    assert_eq!(r.status, 413, "over-limit manifest: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["errors"][0]["code"], "SIZE_INVALID");
     let r = s.get("/v2/size/man/manifests/over").send().await.unwrap();
     expect_error(r, 404, "MANIFEST_UNKNOWN").await;
 }
@@ -416,6 +449,10 @@ async fn invalid_manifests_are_manifest_invalid() {
         (
             "descriptor without digest",
             serde_json::to_vec(&json!({"schemaVersion":2,"mediaType":OCI_MANIFEST,"config":{"mediaType":OCI_CONFIG,"size":cfg.len()},"layers":[]})).unwrap(),
+        ),
+        (
+            "subject with a malformed digest",
+            serde_json::to_vec(&json!({"schemaVersion":2,"mediaType":OCI_MANIFEST,"config":c,"layers":[],"subject":{"mediaType":OCI_MANIFEST,"size":10,"digest":"sha256:nothex"}})).unwrap(),
         ),
         (
             "descriptor with a malformed digest",
@@ -507,4 +544,109 @@ async fn manifests_are_scoped_to_their_repository() {
     expect_error(r, 404, "MANIFEST_UNKNOWN").await;
     let r = s.get("/v2/scope/b/manifests/v1").send().await.unwrap();
     expect_error(r, 404, "MANIFEST_UNKNOWN").await;
+}
+
+#[tokio::test]
+async fn concurrent_pushes_all_succeed() {
+    // Many writers at once (blob uploads to many repositories, manifests racing for one tag):
+    // none may fail with a storage or database contention error.
+    let s = Server::start();
+    let blobs: Vec<Vec<u8>> = (0..16).map(|i| bytes_of(500 + i, 20_000)).collect();
+    let pushes = blobs.iter().enumerate().map(|(i, b)| {
+        let s = &s;
+        async move {
+            s.post(&format!("/v2/race/r{i}/blobs/uploads/?digest={}", sha256(b))).body(b.clone()).send().await.unwrap()
+        }
+    });
+    for r in futures_join_all(pushes).await {
+        expect_status(r, 201).await;
+    }
+    let cfg = config_blob(520);
+    push_blob(&s, "race/tag", &cfg).await;
+    let manifests: Vec<Vec<u8>> = (0..16)
+        .map(|i| {
+            serde_json::to_vec(&json!({
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": descriptor(OCI_CONFIG, &cfg),
+                "layers": [],
+                "annotations": { "n": i.to_string() },
+            }))
+            .unwrap()
+        })
+        .collect();
+    let puts = manifests.iter().map(|m| put_manifest(&s, "race/tag", "latest", OCI_MANIFEST, m));
+    for r in futures_join_all(puts).await {
+        expect_status(r, 201).await;
+    }
+    assert_eq!(tags_of(&s, "race/tag").await, vec!["latest"]);
+    let r = s.get("/v2/race/tag/manifests/latest").header("accept", OCI_MANIFEST).send().await.unwrap();
+    let body = body_bytes(expect_status(r, 200).await).await;
+    assert!(manifests.contains(&body), "the tag points at none of the pushed manifests");
+    for (i, b) in blobs.iter().enumerate() {
+        assert_blob(&s, &format!("race/r{i}"), b).await;
+    }
+    let all = catalog(&s).await;
+    assert_eq!(all.len(), 17, "{all:?}");
+}
+
+/// Runs futures concurrently on the current task (no extra dependency needed).
+async fn futures_join_all<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
+    let mut handles: Vec<Option<_>> = handles.into_iter().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, h) in handles.iter_mut().enumerate() {
+            if let Some(f) = h {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        outputs[i] = Some(v);
+                        *h = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.unwrap()).collect()
+}
+
+#[tokio::test]
+async fn content_type_parameters_on_push_are_ignored() {
+    // Spec (pushing manifests): "Registries SHOULD ignore any parameters"; on pull "Registries
+    // should not include parameters" in Content-Type.
+    let s = Server::start();
+    let img = push_image(&s, "ctparam/repo", "", 130).await;
+    let r = put_manifest(&s, "ctparam/repo", "v1", &format!("{OCI_MANIFEST}; charset=utf-8"), &img.manifest).await;
+    expect_status(r, 201).await;
+    pull(&s, "ctparam/repo", "v1", OCI_MANIFEST, &img.manifest).await;
+}
+
+#[tokio::test]
+async fn repository_names_containing_endpoint_words() {
+    // Names are parsed from the right: path words inside a name are just name components.
+    let s = Server::start();
+    let names = ["blobs", "manifests/uploads", "a/blobs/b", "x/tags/list", "referrers/z", "v2/catalog/y"];
+    for (i, name) in names.iter().enumerate() {
+        let img = push_image(&s, name, "t", 600 + i as u64).await;
+        pull(&s, name, "t", OCI_MANIFEST, &img.manifest).await;
+        assert_blob(&s, name, &img.layers[0]).await;
+        assert_eq!(tags_of(&s, name).await, vec!["t"], "{name}");
+        let (loc, _) = start_upload(&s, name).await;
+        let loc = patch_chunk(&s, &loc, 0, b"chunk").await;
+        let r = s.get(&loc).send().await.unwrap();
+        assert_eq!(must_header(&expect_status(r, 204).await, "range"), "0-4", "{name}");
+        let r = s.get(&format!("/v2/{name}/referrers/{}", img.digest)).send().await.unwrap();
+        expect_status(r, 200).await;
+    }
+    let mut want: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    want.sort();
+    assert_eq!(catalog(&s).await, want);
 }

@@ -47,13 +47,8 @@ async fn streamed_patch_then_put() {
     let content = bytes_of(32, 70_000);
     let d = sha256(&content);
     let (loc, uuid) = start_upload(&s, "stream/repo").await;
-    let r = s
-        .patch(&loc)
-        .header("content-type", "application/octet-stream")
-        .body(content.clone())
-        .send()
-        .await
-        .unwrap();
+    let r =
+        s.patch(&loc).header("content-type", "application/octet-stream").body(content.clone()).send().await.unwrap();
     let r = expect_status(r, 202).await;
     assert_eq!(must_header(&r, "range"), "0-69999");
     assert_eq!(must_header(&r, "docker-upload-uuid"), uuid);
@@ -161,7 +156,7 @@ async fn resume_after_get_status() {
     let s = Server::start();
     let content = bytes_of(36, 50_000);
     let (loc, uuid) = start_upload(&s, "resume/repo").await;
-    patch_chunk(&s, &loc, 0, &content[..20_000]).await;
+    let loc = patch_chunk(&s, &loc, 0, &content[..20_000]).await;
     // The client "lost" its state: ask the server where it is.
     let r = s.get(&loc).send().await.unwrap();
     let r = expect_status(r, 204).await;
@@ -208,6 +203,24 @@ async fn put_carries_the_final_chunk() {
         .unwrap();
     expect_status(r, 201).await;
     assert_blob(&s, "final/repo", &other).await;
+}
+
+#[tokio::test]
+async fn put_with_an_out_of_order_final_chunk_is_416() {
+    let s = Server::start();
+    let content = bytes_of(43, 30);
+    let (loc, _) = start_upload(&s, "final416/repo").await;
+    let loc = patch_chunk(&s, &loc, 0, &content[..10]).await;
+    let r = s
+        .put(&with_query(&loc, &format!("digest={}", sha256(&content))))
+        .header("content-type", "application/octet-stream")
+        .header("content-range", "20-29")
+        .body(content[20..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 416, "BLOB_UPLOAD_INVALID").await;
+    assert_blob_unknown(&s, "final416/repo", &sha256(&content)).await;
 }
 
 #[tokio::test]
@@ -272,12 +285,7 @@ async fn sha512_chunked_upload_with_digest_algorithm() {
     let s = Server::start();
     let content = bytes_of(41, 100_000);
     let d = sha512(&content);
-    let r = s
-        .post("/v2/alg/repo/blobs/uploads/?digest-algorithm=sha512")
-        .body(Vec::new())
-        .send()
-        .await
-        .unwrap();
+    let r = s.post("/v2/alg/repo/blobs/uploads/?digest-algorithm=sha512").body(Vec::new()).send().await.unwrap();
     let r = expect_status(r, 202).await;
     let loc = location(&r);
     let loc = patch_chunk(&s, &loc, 0, &content[..60_000]).await;
@@ -307,7 +315,7 @@ async fn sessions_are_bound_to_their_repository() {
     let s = Server::start();
     push_blob(&s, "bind/other", b"x").await;
     let (loc, uuid) = start_upload(&s, "bind/mine").await;
-    patch_chunk(&s, &loc, 0, b"abc").await;
+    let loc = patch_chunk(&s, &loc, 0, b"abc").await;
     let r = s.get(&format!("/v2/bind/other/blobs/uploads/{uuid}")).send().await.unwrap();
     expect_error(r, 404, "BLOB_UPLOAD_UNKNOWN").await;
     let r = s.patch(&format!("/v2/bind/other/blobs/uploads/{uuid}")).body(b"def".to_vec()).send().await.unwrap();
