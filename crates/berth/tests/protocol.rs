@@ -2,7 +2,7 @@
 //!
 //! Every test starts the real binary (`serve --listen 127.0.0.1:0 --data-dir <tmp>`) and drives it
 //! over HTTP. The expectations come from the OCI distribution spec and from
-//! `docs/interface-contract.md` (which fixes the choices the spec leaves open), never from the
+//! `docs/protocol.md` (which fixes the choices the spec leaves open), never from the
 //! server's code. One integration-test binary keeps compile time low; the groups live in
 //! `tests/protocol/`.
 
@@ -32,3 +32,6 @@ mod tags_catalog;
 
 #[path = "protocol/lifecycle.rs"]
 mod lifecycle;
+
+#[path = "protocol/memory.rs"]
+mod memory;
