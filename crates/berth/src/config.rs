@@ -32,10 +32,56 @@ pub struct Settings {
     /// How often expired upload sessions are looked for.
     #[serde(with = "humantime_serde")]
     pub upload_sweep_interval: Duration,
+    /// Accounts and access control; false is the open mode (anyone may do anything).
+    pub auth: bool,
+    /// Anonymous callers may pull public repositories.
+    pub anonymous_pull: bool,
+    /// `open`: anyone may create an account; `closed`: only administrators.
+    pub registration: Registration,
+    /// Visibility of a new repository whose namespace sets none.
+    pub default_visibility: DefaultVisibility,
+    /// The base URL clients reach berth at (the token realm); unset: each request's Host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_url: Option<String>,
+    /// The token service (audience).
+    pub service: String,
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultVisibility {
+    Public,
+    Private,
 }
 
 /// The keys, as the environment spells them after `BERTH_`.
-const KEYS: &[&str] = &["listen", "data_dir", "log_format", "shutdown_timeout", "upload_ttl", "upload_sweep_interval"];
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "log_format",
+    "shutdown_timeout",
+    "upload_ttl",
+    "upload_sweep_interval",
+    "auth",
+    "anonymous_pull",
+    "registration",
+    "default_visibility",
+    "external_url",
+    "service",
+    "token_ttl",
+    "refresh_token_ttl",
+];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -46,6 +92,14 @@ impl Default for Settings {
             shutdown_timeout: Duration::from_secs(30),
             upload_ttl: Duration::from_secs(24 * 3600),
             upload_sweep_interval: Duration::from_secs(600),
+            auth: true,
+            anonymous_pull: true,
+            registration: Registration::Closed,
+            default_visibility: DefaultVisibility::Private,
+            external_url: None,
+            service: "berth".into(),
+            token_ttl: Duration::from_secs(300),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -57,6 +111,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<bool>,
 }
 
 pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Settings> {
@@ -72,6 +128,8 @@ pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Setting
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
         .context("cannot load settings")?;
     anyhow::ensure!(!settings.upload_sweep_interval.is_zero(), "upload_sweep_interval must be more than 0");
+    anyhow::ensure!(!settings.token_ttl.is_zero(), "token_ttl must be more than 0");
+    anyhow::ensure!(!settings.service.is_empty(), "service must not be empty");
     Ok(settings)
 }
 
@@ -89,9 +147,11 @@ mod tests {
             let s = load(Some(Path::new("berth.toml")), Overrides::default()).map_err(|e| e.to_string())?;
             assert_eq!(s.listen, "127.0.0.1:7000");
             assert_eq!(s.upload_ttl, Duration::from_secs(90));
-            let s =
-                load(Some(Path::new("berth.toml")), Overrides { listen: Some("127.0.0.1:0".into()), data_dir: None })
-                    .map_err(|e| e.to_string())?;
+            let s = load(
+                Some(Path::new("berth.toml")),
+                Overrides { listen: Some("127.0.0.1:0".into()), ..Overrides::default() },
+            )
+            .map_err(|e| e.to_string())?;
             assert_eq!(s.listen, "127.0.0.1:0");
             jail.create_file("bad.toml", "lisen = \"x\"\n")?;
             let err = load(Some(Path::new("bad.toml")), Overrides::default()).unwrap_err();

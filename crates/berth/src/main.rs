@@ -1,15 +1,21 @@
 //! `berth`: a container image registry in one binary.
 //!
-//! The binary is thin: it reads settings, opens the stores, and serves the http crate's router.
+//! The binary is thin: it reads settings, opens the stores, and serves the http crate's router;
+//! `berth user ...` manages accounts directly on the data directory.
 
 mod config;
 
 use anyhow::Context;
+use berth_auth::{Subject, TokenKeys, Visibility};
+use berth_meta::{AccountKind, AccountStore, SqliteMeta};
+use berth_registry::accounts::{AccessConfig, Accounts};
 use berth_registry::{Registry, RegistryConfig};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::future::IntoFuture;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
@@ -19,6 +25,17 @@ struct Cli {
     command: Command,
 }
 
+/// Where the data is.
+#[derive(Debug, Args)]
+struct Place {
+    /// Data directory [default: ./berth-data]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// A TOML file of settings (overridden by BERTH_* variables and flags)
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the registry.
@@ -26,44 +43,94 @@ enum Command {
         /// Address to listen on (port 0 picks a free port) [default: 127.0.0.1:5000]
         #[arg(long)]
         listen: Option<String>,
-        /// Data directory [default: ./berth-data]
+        /// Turn accounts and access control off: anyone who can reach the server may push, pull and delete
         #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// A TOML file of settings (overridden by BERTH_* variables and flags)
+        no_auth: bool,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Manage user accounts on the data directory (also while the server runs).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Add {
+        name: String,
+        /// Make the user a server administrator
         #[arg(long)]
-        config: Option<PathBuf>,
+        admin: bool,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input (required: passwords are never taken as arguments)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// List users and robots: NAME<TAB>user|admin|robot.
+    List {
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Set a user's password, read from standard input.
+    Passwd {
+        name: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Remove a user.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        place: Place,
     },
 }
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve { listen, data_dir, config } => {
-            let settings = match config::load(config.as_deref(), config::Overrides { listen, data_dir }) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("berth: {e:#}");
-                    return std::process::ExitCode::from(2);
-                }
+    let (settings, run): (_, fn(config::Settings, Command) -> anyhow::Result<()>) = match &cli.command {
+        Command::Serve { listen, no_auth, place } => {
+            let o = config::Overrides {
+                listen: listen.clone(),
+                data_dir: place.data_dir.clone(),
+                auth: no_auth.then_some(false),
             };
-            init_logging(settings.log_format);
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("berth: cannot start the runtime: {e}");
-                    return std::process::ExitCode::FAILURE;
-                }
+            (config::load(place.config.as_deref(), o), run_serve)
+        }
+        Command::User(u) => {
+            let place = match u {
+                UserCommand::Add { place, .. }
+                | UserCommand::List { place }
+                | UserCommand::Passwd { place, .. }
+                | UserCommand::Remove { place, .. } => place,
             };
-            match rt.block_on(serve(settings)) {
-                Ok(()) => std::process::ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("{e:#}");
-                    eprintln!("berth: {e:#}");
-                    std::process::ExitCode::FAILURE
-                }
-            }
+            let o = config::Overrides { data_dir: place.data_dir.clone(), ..Default::default() };
+            (config::load(place.config.as_deref(), o), run_user)
+        }
+    };
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("berth: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(settings, cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth: {e:#}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")
 }
 
 fn init_logging(format: config::LogFormat) {
@@ -80,23 +147,137 @@ fn init_logging(format: config::LogFormat) {
     }
 }
 
-async fn serve(settings: config::Settings) -> anyhow::Result<()> {
+/// The stores and services on a data directory.
+struct Opened {
+    meta: Arc<SqliteMeta>,
+    accounts: Accounts,
+}
+
+fn open(settings: &config::Settings) -> anyhow::Result<Opened> {
     let dir = &settings.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let probe = dir.join(".write-probe");
     std::fs::write(&probe, b"")
         .and_then(|_| std::fs::remove_file(&probe))
         .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
-    let blobs = berth_storage::FsBlobStore::open(dir)
-        .with_context(|| format!("cannot open the blob store in {}", dir.display()))?;
-    let meta = berth_meta::SqliteMeta::open(&dir.join("meta.db"))
+    let default_visibility = match settings.default_visibility {
+        config::DefaultVisibility::Public => Visibility::Public,
+        config::DefaultVisibility::Private => Visibility::Private,
+    };
+    let meta = SqliteMeta::open_with(&dir.join("meta.db"), default_visibility)
         .with_context(|| format!("cannot open the metadata database in {}", dir.display()))?;
-    let registry = Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig { upload_ttl: settings.upload_ttl });
+    let keys = signing_key(dir)?;
+    let accounts = Accounts::new(
+        Arc::new(meta.clone()),
+        keys,
+        AccessConfig {
+            enabled: settings.auth,
+            anonymous_pull: settings.anonymous_pull,
+            registration_open: settings.registration == config::Registration::Open,
+            service: settings.service.clone(),
+            token_ttl: settings.token_ttl,
+            refresh_token_ttl: settings.refresh_token_ttl,
+        },
+    );
+    Ok(Opened { meta: Arc::new(meta), accounts })
+}
+
+/// Loads the token signing key, generating it on first start (mode 0600).
+fn signing_key(dir: &Path) -> anyhow::Result<TokenKeys> {
+    let path = dir.join("token-signing-key.der");
+    let der = match std::fs::read(&path) {
+        Ok(der) => der,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let der = TokenKeys::generate_pkcs8()?;
+            let tmp = dir.join(".token-signing-key.der.tmp");
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut f =
+                    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+                f.write_all(&der)?;
+                f.sync_all()?;
+            }
+            std::fs::rename(&tmp, &path)?;
+            der
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    TokenKeys::from_pkcs8(&der).with_context(|| format!("{} is not a valid signing key", path.display()))
+}
+
+/// The account the command line acts as: it has the data directory, so it has every right.
+fn command_line() -> Subject {
+    Subject::Account { id: 0, name: "(command line)".into(), admin: true, robot: false, scope: None }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).context("cannot read the password from standard input")?;
+    let pw = s.strip_suffix('\n').unwrap_or(&s);
+    let pw = pw.strip_suffix('\r').unwrap_or(pw);
+    Ok(pw.to_owned())
+}
+
+fn run_user(settings: config::Settings, command: Command) -> anyhow::Result<()> {
+    let Command::User(cmd) = command else { unreachable!("run_user takes user commands") };
+    let rt = runtime()?;
+    let opened = open(&settings)?;
+    rt.block_on(async {
+        let accounts = &opened.accounts;
+        match cmd {
+            UserCommand::Add { name, admin, email, .. } => {
+                let pw = read_password()?;
+                accounts.create_user(None, &name, &pw, email, admin).await?;
+                println!("created {}{name}", if admin { "administrator " } else { "" });
+            }
+            UserCommand::List { .. } => {
+                for a in opened.meta.list_accounts(None).await? {
+                    let kind = match a.kind {
+                        AccountKind::Org => continue,
+                        AccountKind::Robot => "robot",
+                        AccountKind::User if a.admin => "admin",
+                        AccountKind::User => "user",
+                    };
+                    println!("{}\t{kind}", a.name);
+                }
+            }
+            UserCommand::Passwd { name, .. } => {
+                let pw = read_password()?;
+                accounts.update_user(&command_line(), &name, Some(&pw), None, None).await?;
+                println!("password of {name} changed");
+            }
+            UserCommand::Remove { name, .. } => {
+                accounts.delete_user(None, &name).await?;
+                println!("removed {name}");
+            }
+        }
+        Ok(())
+    })
+}
+
+fn run_serve(settings: config::Settings, _: Command) -> anyhow::Result<()> {
+    init_logging(settings.log_format);
+    let rt = runtime()?;
+    let r = rt.block_on(serve(settings));
+    if let Err(e) = &r {
+        tracing::error!("{e:#}");
+    }
+    r
+}
+
+async fn serve(settings: config::Settings) -> anyhow::Result<()> {
+    let dir = settings.data_dir.clone();
+    let opened = open(&settings)?;
+    let blobs = berth_storage::FsBlobStore::open(&dir)
+        .with_context(|| format!("cannot open the blob store in {}", dir.display()))?;
+    let registry =
+        Registry::new(Arc::new(blobs), opened.meta.clone(), RegistryConfig { upload_ttl: settings.upload_ttl });
     match registry.sweep_uploads(true).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(removed = n, "removed expired or orphaned uploads"),
         Err(e) => tracing::warn!("sweeping uploads failed: {e}"),
     }
+    let generated_admin_password = first_admin(&opened).await?;
 
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
@@ -107,10 +288,20 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     {
         let mut out = std::io::stdout().lock();
+        if let Some(pw) = generated_admin_password {
+            writeln!(out, "admin password: {pw}")?;
+        }
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
     }
-    tracing::info!(%addr, data_dir = %dir.display(), "berth is serving");
+    if settings.auth {
+        tracing::info!(%addr, data_dir = %dir.display(), "berth is serving");
+    } else {
+        tracing::warn!(
+            %addr,
+            "ACCESS CONTROL IS OFF (--no-auth): anyone who can reach this server may push, pull and delete"
+        );
+    }
 
     let sweeper = {
         let registry = registry.clone();
@@ -129,10 +320,10 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         })
     };
 
-    let app = berth_http::router(registry);
+    let app = berth_http::router(registry, opened.accounts.clone(), settings.external_url.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(
-        axum::serve(listener, app)
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async {
                 let _ = stop_rx.await;
             })
@@ -157,6 +348,24 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// On an empty data directory, creates the `admin` account; returns its password if generated.
+async fn first_admin(opened: &Opened) -> anyhow::Result<Option<String>> {
+    if opened.meta.count_accounts().await? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match std::env::var("BERTH_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (berth_auth::secret::new_password(), true),
+    };
+    opened
+        .accounts
+        .create_user(None, "admin", &password, None, true)
+        .await
+        .context("cannot create the admin account")?;
+    tracing::info!("created the administrator account admin");
+    Ok(generated.then_some(password))
 }
 
 fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = &'static str>> {

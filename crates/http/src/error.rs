@@ -14,11 +14,21 @@ pub struct ApiError {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// A status other than the code's usual one (e.g. 416 for an out-of-order chunk).
     pub status: Option<StatusCode>,
+    /// A code outside the distribution spec's table, for the JSON API (`NOT_FOUND`, `INVALID`, `CONFLICT`).
+    pub api_code: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), detail: None, headers: Vec::new(), status: None }
+        ApiError { code, message: message.into(), detail: None, headers: Vec::new(), status: None, api_code: None }
+    }
+
+    /// An error of the JSON API, with its own code and status.
+    pub fn api(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        let mut e = ApiError::new(ErrorCode::Unsupported, message);
+        e.status = Some(status);
+        e.api_code = Some(code);
+        e
     }
 
     pub fn code(code: ErrorCode) -> ApiError {
@@ -91,7 +101,7 @@ impl IntoResponse for ApiError {
         } else {
             self.message
         };
-        let mut entry = serde_json::json!({ "code": self.code.as_str(), "message": message });
+        let mut entry = serde_json::json!({ "code": self.api_code.unwrap_or(self.code.as_str()), "message": message });
         if let Some(detail) = self.detail {
             entry["detail"] = *detail;
         }

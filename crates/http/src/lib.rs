@@ -1,13 +1,16 @@
 //! HTTP: the `/v2` API (OCI Distribution Spec, Docker Registry v2), `/healthz`, request logs.
 //!
-//! Every `/v2` request is parsed into an [`Endpoint`] first, its required access is decided in
-//! one place ([`access::decide`]), and only then is it dispatched to a handler in [`v2`].
+//! Every `/v2` request is parsed into an [`berth_oci::Endpoint`] first, its caller authenticated and
+//! its required access decided in one place ([`access::decide`]), and only then is it dispatched to
+//! a handler in `v2`. `/auth/token` is Docker's token service, `/api/v1` the JSON API of accounts.
 //!
 //! **Boundary:** the only crate that knows axum/hyper. It calls the domain (`berth-registry`) and
 //! never the stores directly; it reads no configuration files.
 
 pub mod access;
+mod api;
 mod error;
+mod token;
 mod v2;
 
 use axum::extract::{Request, State};
@@ -16,6 +19,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
+use berth_registry::accounts::Accounts;
 use berth_registry::Registry;
 use std::time::Instant;
 
@@ -25,13 +29,44 @@ pub use error::ApiError;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub registry: Registry,
+    pub accounts: Accounts,
+    /// The base URL clients reach berth at; `None`: taken from each request's `Host`.
+    pub external_url: Option<String>,
+}
+
+impl AppState {
+    /// The base URL for links and the token realm.
+    pub fn external_url(&self, headers: &axum::http::HeaderMap) -> String {
+        match &self.external_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+                format!("http://{host}")
+            }
+        }
+    }
+}
+
+/// The client's address, when the server was started with connection info.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())))
+    }
 }
 
 /// The whole application.
-pub fn router(registry: Registry) -> Router {
-    let state = AppState { registry };
+pub fn router(registry: Registry, accounts: Accounts, external_url: Option<String>) -> Router {
+    let state = AppState { registry, accounts, external_url };
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/auth/token", get(token::get_token).post(token::post_token))
+        .route("/auth/revoke", axum::routing::post(token::revoke))
+        .nest("/api/v1", api::routes())
         .route("/v2", any(v2::dispatch))
         .route("/v2/", any(v2::dispatch))
         .route("/v2/{*rest}", any(v2::dispatch))

@@ -1,6 +1,6 @@
 //! The `/v2` handlers, one per [`Endpoint`].
 
-use crate::access::{self, Principal};
+use crate::access::{self, Caller};
 use crate::error::{range_value, ApiError};
 use crate::AppState;
 use axum::body::Body;
@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_oci::media_type::{self, OCI_INDEX};
-use berth_oci::{Access, ContentRange, Digest, Endpoint, ErrorCode, Reference, RepoName, Tag};
+use berth_oci::{ContentRange, Digest, Endpoint, ErrorCode, Reference, RepoName, Tag};
 use berth_storage::{ByteStream, ChunkBounds};
 use futures_util::{StreamExt, TryStreamExt};
 
@@ -24,8 +24,8 @@ const UPLOAD_UUID: &str = "docker-upload-uuid";
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 /// Entry point of every `/v2` request.
-pub async fn dispatch(State(app): State<AppState>, req: Request) -> Response {
-    let mut resp = match handle(app, req).await {
+pub async fn dispatch(State(app): State<AppState>, crate::ClientIp(ip): crate::ClientIp, req: Request) -> Response {
+    let mut resp = match handle(app, ip, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
@@ -33,7 +33,7 @@ pub async fn dispatch(State(app): State<AppState>, req: Request) -> Response {
     resp
 }
 
-async fn handle(app: AppState, req: Request) -> Result<Response> {
+async fn handle(app: AppState, ip: Option<std::net::IpAddr>, req: Request) -> Result<Response> {
     let path = req.uri().path();
     let rest = path.strip_prefix("/v2").unwrap_or(path);
     let rest = rest.strip_prefix('/').unwrap_or(rest);
@@ -44,13 +44,13 @@ async fn handle(app: AppState, req: Request) -> Result<Response> {
         }
         e => ApiError::from(e),
     })?;
-    let who = Principal;
-    access::decide(&who, &endpoint.access())?;
+    let who = access::authenticate(&app, req.headers(), ip).await?;
+    access::decide(&app, req.headers(), &who, &endpoint.access()).await?;
     let query = Query::parse(req.uri().query());
     let reg = &app.registry;
     match endpoint {
         Endpoint::Base => Ok(json(StatusCode::OK, serde_json::json!({}))),
-        Endpoint::Catalog => catalog(reg, &query).await,
+        Endpoint::Catalog => catalog(&app, &who, &query).await,
         Endpoint::ListTags { name } => tags(reg, &name, &query).await,
         Endpoint::GetManifest { name, reference, head } => {
             get_manifest(reg, &name, &reference, head, req.headers()).await
@@ -67,7 +67,7 @@ async fn handle(app: AppState, req: Request) -> Result<Response> {
             set(&mut r, CONTENT_DIGEST, &digest.to_string());
             Ok(r)
         }
-        Endpoint::StartUpload { name } => start_upload(reg, &who, &name, &query, req).await,
+        Endpoint::StartUpload { name } => start_upload(&app, &who, &name, &query, req).await,
         Endpoint::GetUpload { name, id } => {
             let size = reg.upload_status(&name, &id).await?;
             Ok(upload_progress(StatusCode::NO_CONTENT, &name, &id, size))
@@ -195,9 +195,16 @@ fn paged(
 
 // ---- discovery ----
 
-async fn catalog(reg: &berth_registry::Registry, query: &Query) -> Result<Response> {
+async fn catalog(app: &AppState, who: &Caller, query: &Query) -> Result<Response> {
     let (n, last) = page(query)?;
-    let items = if n == 0 { Vec::new() } else { reg.catalog(last.as_deref(), n + 1).await? };
+    let items = if n == 0 {
+        Vec::new()
+    } else {
+        app.accounts
+            .visible_repositories(&who.subject, last.as_deref(), n + 1)
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+    };
     Ok(paged("/v2/_catalog", n, items, |repos| serde_json::json!({ "repositories": repos })))
 }
 
@@ -369,20 +376,15 @@ async fn get_blob(
 
 // ---- uploads ----
 
-async fn start_upload(
-    reg: &berth_registry::Registry,
-    who: &Principal,
-    name: &RepoName,
-    query: &Query,
-    req: Request,
-) -> Result<Response> {
+async fn start_upload(app: &AppState, who: &Caller, name: &RepoName, query: &Query, req: Request) -> Result<Response> {
+    let reg = &app.registry;
     if let Some(mount) = query.get("mount") {
         let digest = parse_digest(mount)?;
         // Without `from`, mounting would let anyone claim a blob by guessing its digest: start an upload instead.
         if let Some(from) = query.get("from") {
             let from: RepoName =
                 from.parse().map_err(|e: berth_oci::NameError| ApiError::new(ErrorCode::NameInvalid, e.to_string()))?;
-            let readable = access::decide(who, &Access::Pull(from.clone())).is_ok();
+            let readable = access::repository_actions(app, who, &from).await?.contains(berth_auth::Action::Pull);
             if readable && reg.mount_blob(name, &from, &digest).await?.is_some() {
                 return Ok(blob_created(name, &digest));
             }

@@ -9,14 +9,20 @@
 //! blob and child manifest it references is in the repository: a tag never points at something
 //! whose content is missing.
 //!
-//! **Boundary:** depends only on `berth-oci`; knows nothing of HTTP or of how blobs are stored.
+//! **Boundary:** depends only on `berth-oci` and the pure types of `berth-auth`; knows nothing of
+//! HTTP or of how blobs are stored.
 
+pub mod accounts;
 mod sqlite;
+mod sqlite_accounts;
 pub mod testsuite;
 
 use async_trait::async_trait;
 use berth_oci::{Digest, Reference, RepoName, Tag};
 
+pub use accounts::{
+    AccessToken, Account, AccountKind, AccountStore, AccountUpdate, NewAccount, RepoAccessFacts, Team, Visible,
+};
 pub use sqlite::SqliteMeta;
 
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,7 @@
 
 use crate::{ManifestRecord, MetaError, MetaStore, NewManifest, Referrer, Result, UploadSession};
 use async_trait::async_trait;
+use berth_auth::Visibility;
 use berth_oci::{Digest, Reference, RepoName, Tag};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -12,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The schema, one migration per entry; `user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE repositories (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -70,12 +72,75 @@ CREATE TABLE uploads (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+ALTER TABLE repositories ADD COLUMN namespace TEXT NOT NULL DEFAULT '';
+ALTER TABLE repositories ADD COLUMN visibility TEXT NOT NULL DEFAULT 'private';
+UPDATE repositories SET namespace =
+    CASE WHEN instr(name, '/') > 0 THEN substr(name, 1, instr(name, '/') - 1) ELSE name END;
+CREATE INDEX repositories_namespace ON repositories(namespace);
+CREATE INDEX repositories_public ON repositories(name) WHERE visibility = 'public';
+CREATE TABLE accounts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('user', 'robot', 'org')),
+    email TEXT,
+    password_hash TEXT,
+    admin INTEGER NOT NULL DEFAULT 0,
+    org_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+    default_visibility TEXT,
+    tokens_not_before INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE teams (
+    id INTEGER PRIMARY KEY,
+    org_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (org_id, name)
+);
+CREATE TABLE team_members (
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    PRIMARY KEY (team_id, account_id)
+) WITHOUT ROWID;
+CREATE INDEX team_members_account ON team_members(account_id);
+CREATE TABLE team_repositories (
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    repository TEXT NOT NULL,
+    role TEXT NOT NULL,
+    PRIMARY KEY (team_id, repository)
+) WITHOUT ROWID;
+CREATE INDEX team_repositories_repository ON team_repositories(repository);
+CREATE TABLE access_tokens (
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    scope TEXT NOT NULL,
+    expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER
+);
+CREATE TABLE refresh_tokens (
+    hash TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE revoked_tokens (
+    jti TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
+];
 
 const READERS: usize = 4;
 
 #[derive(Debug)]
 struct Inner {
+    default_visibility: Visibility,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next: AtomicUsize,
@@ -96,7 +161,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn lock(m: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+pub(crate) fn lock(m: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -104,24 +169,44 @@ fn digest_of(s: String) -> rusqlite::Result<Digest> {
     s.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
-fn repo_id(conn: &Connection, name: &RepoName) -> rusqlite::Result<Option<i64>> {
+pub(crate) fn repo_id(conn: &Connection, name: &RepoName) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT id FROM repositories WHERE name = ?1")?
         .query_row([name.as_str()], |r| r.get(0))
         .optional()
 }
 
-fn ensure_repo(conn: &Connection, name: &RepoName) -> rusqlite::Result<i64> {
+/// The visibility a new repository gets: its namespace's default, else the server's.
+pub(crate) fn new_repo_visibility(
+    conn: &Connection,
+    name: &RepoName,
+    server_default: Visibility,
+) -> rusqlite::Result<Visibility> {
+    let ns: Option<Option<String>> = conn
+        .prepare_cached("SELECT default_visibility FROM accounts WHERE name = ?1 AND kind IN ('user', 'org')")?
+        .query_row([name.namespace()], |r| r.get(0))
+        .optional()?;
+    Ok(ns.flatten().and_then(|v| Visibility::parse(&v)).unwrap_or(server_default))
+}
+
+fn ensure_repo(conn: &Connection, name: &RepoName, server_default: Visibility) -> rusqlite::Result<i64> {
     if let Some(id) = repo_id(conn, name)? {
         return Ok(id);
     }
-    conn.prepare_cached("INSERT INTO repositories (name, created_at) VALUES (?1, ?2)")?
-        .execute(params![name.as_str(), crate::now()])?;
+    let visibility = new_repo_visibility(conn, name, server_default)?;
+    conn.prepare_cached("INSERT INTO repositories (name, namespace, visibility, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![name.as_str(), name.namespace(), visibility.as_str(), crate::now()])?;
     Ok(conn.last_insert_rowid())
 }
 
 impl SqliteMeta {
-    /// Opens (creating and migrating if needed) the database at `path`.
+    /// Opens (creating and migrating if needed) the database at `path`; new repositories whose
+    /// namespace sets no default are private.
     pub fn open(path: &Path) -> Result<SqliteMeta> {
+        SqliteMeta::open_with(path, Visibility::Private)
+    }
+
+    /// Opens the database, with the server's default visibility for new repositories.
+    pub fn open_with(path: &Path, default_visibility: Visibility) -> Result<SqliteMeta> {
         let mut writer = Connection::open(path)?;
         let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -138,10 +223,21 @@ impl SqliteMeta {
             c.busy_timeout(std::time::Duration::from_secs(10))?;
             readers.push(Mutex::new(c));
         }
-        Ok(SqliteMeta { inner: Arc::new(Inner { writer: Mutex::new(writer), readers, next: AtomicUsize::new(0) }) })
+        Ok(SqliteMeta {
+            inner: Arc::new(Inner {
+                default_visibility,
+                writer: Mutex::new(writer),
+                readers,
+                next: AtomicUsize::new(0),
+            }),
+        })
     }
 
-    async fn read<T, F>(&self, f: F) -> Result<T>
+    pub(crate) fn default_visibility(&self) -> Visibility {
+        self.inner.default_visibility
+    }
+
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
@@ -161,7 +257,7 @@ impl SqliteMeta {
         .map_err(|e| MetaError::Database(e.to_string()))?
     }
 
-    async fn write<T, F>(&self, f: F) -> Result<T>
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
@@ -214,10 +310,11 @@ impl MetaStore for SqliteMeta {
 
     async fn add_blob(&self, name: &RepoName, digest: &Digest, size: u64) -> Result<()> {
         let (name, digest) = (name.clone(), digest.to_string());
+        let vis = self.inner.default_visibility;
         self.write(move |c| {
             let tx = c.transaction()?;
             let now = crate::now();
-            let id = ensure_repo(&tx, &name)?;
+            let id = ensure_repo(&tx, &name, vis)?;
             tx.prepare_cached("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3)")?
                 .execute(params![digest, size as i64, now])?;
             tx.prepare_cached(
@@ -232,6 +329,7 @@ impl MetaStore for SqliteMeta {
 
     async fn mount_blob(&self, from: &RepoName, to: &RepoName, digest: &Digest) -> Result<Option<u64>> {
         let (from, to, digest) = (from.clone(), to.clone(), digest.to_string());
+        let vis = self.inner.default_visibility;
         self.write(move |c| {
             let tx = c.transaction()?;
             let size: Option<i64> = tx
@@ -242,7 +340,7 @@ impl MetaStore for SqliteMeta {
                 .query_row(params![from.as_str(), digest], |r| r.get(0))
                 .optional()?;
             let Some(size) = size else { return Ok(None) };
-            let id = ensure_repo(&tx, &to)?;
+            let id = ensure_repo(&tx, &to, vis)?;
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3)",
             )?
@@ -269,10 +367,11 @@ impl MetaStore for SqliteMeta {
 
     async fn put_manifest(&self, name: &RepoName, m: NewManifest) -> Result<()> {
         let name = name.clone();
+        let vis = self.inner.default_visibility;
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let now = crate::now();
-            let repo = ensure_repo(&tx, &name)?;
+            let repo = ensure_repo(&tx, &name, vis)?;
             let mut missing = Vec::new();
             {
                 let mut has_blob =

@@ -8,6 +8,9 @@
 //! **Boundary:** no HTTP here. The http crate parses requests, decides access, and calls these
 //! methods; errors carry a spec [`ErrorCode`] and the http crate renders them.
 
+pub mod accounts;
+mod throttle;
+
 use berth_meta::{ManifestRecord, MetaError, MetaStore, NewManifest, Referrer};
 use berth_oci::manifest::MAX_MANIFEST_SIZE;
 use berth_oci::{ByteRange, Digest, ErrorCode, ManifestError, Reference, RepoName, Tag};

@@ -1,0 +1,594 @@
+//! The JSON API of accounts: users, personal access tokens, organizations, teams, members,
+//! robots, and repository settings. Each handler authenticates, then calls the domain, which
+//! checks the caller's rights.
+
+use crate::access::{account_error, authenticate};
+use crate::{ApiError, AppState, ClientIp};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use berth_auth::{Level, OrgRole, PatScope, Subject, Visibility};
+use berth_meta::{AccessToken, Account, Team};
+use berth_oci::RepoName;
+use berth_registry::accounts::AccountError;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/users", post(create_user).get(list_users))
+        .route("/user", get(whoami))
+        .route("/users/{name}", get(get_user).patch(patch_user).delete(delete_user))
+        .route("/users/{name}/revoke-tokens", post(revoke_tokens))
+        .route("/users/{name}/tokens", post(create_token).get(list_tokens))
+        .route("/users/{name}/tokens/{id}", axum::routing::delete(delete_token))
+        .route("/orgs", post(create_org))
+        .route("/orgs/{org}", get(get_org).patch(patch_org).delete(delete_org))
+        .route("/orgs/{org}/teams", post(create_team).get(list_teams))
+        .route("/orgs/{org}/teams/{team}", get(get_team).patch(patch_team).delete(delete_team))
+        .route("/orgs/{org}/teams/{team}/members", get(team_members))
+        .route("/orgs/{org}/teams/{team}/members/{member}", put(add_member).delete(remove_member))
+        .route("/orgs/{org}/teams/{team}/repositories/{*name}", put(set_team_repo).delete(remove_team_repo))
+        .route("/orgs/{org}/robots", post(create_robot).get(list_robots))
+        .route("/orgs/{org}/robots/{robot}", axum::routing::delete(delete_robot))
+        .route("/repositories/{*name}", get(get_repository).patch(patch_repository))
+        .fallback(|| async { ApiError::api(StatusCode::NOT_FOUND, "NOT_FOUND", "no such API endpoint") })
+}
+
+// ---- plumbing ----
+
+fn err(app: &AppState, headers: &HeaderMap, e: AccountError) -> ApiError {
+    match e {
+        AccountError::Unauthorized
+        | AccountError::BadCredentials(_)
+        | AccountError::Throttled(_)
+        | AccountError::Internal(_) => {
+            let mut a = account_error(app, headers, e);
+            if a.status.is_none() && a.code == berth_oci::ErrorCode::Unauthorized {
+                a.headers.retain(|(n, _)| n != "www-authenticate");
+                a = a.header("www-authenticate", "Basic realm=\"berth\"");
+            }
+            a
+        }
+        AccountError::Denied(m) => ApiError::api(StatusCode::FORBIDDEN, "DENIED", m),
+        AccountError::NotFound(m) => ApiError::api(StatusCode::NOT_FOUND, "NOT_FOUND", m),
+        AccountError::Invalid(m) => ApiError::api(StatusCode::BAD_REQUEST, "INVALID", m),
+        AccountError::Conflict(m) => ApiError::api(StatusCode::CONFLICT, "CONFLICT", m),
+    }
+}
+
+fn invalid(m: impl Into<String>) -> ApiError {
+    ApiError::api(StatusCode::BAD_REQUEST, "INVALID", m)
+}
+
+fn body<T: DeserializeOwned>(b: &Bytes) -> Result<T> {
+    let b: &[u8] = if b.is_empty() { b"{}" } else { b };
+    serde_json::from_slice(b).map_err(|e| invalid(format!("invalid JSON body: {e}")))
+}
+
+/// The caller; anonymous is allowed only where `anonymous_ok`.
+async fn caller(
+    app: &AppState,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+    anonymous_ok: bool,
+) -> Result<Subject> {
+    let c = authenticate(app, headers, ip).await.map_err(|mut e| {
+        if e.code == berth_oci::ErrorCode::Unauthorized {
+            e.headers.retain(|(n, _)| n != "www-authenticate");
+            e = e.header("www-authenticate", "Basic realm=\"berth\"");
+        }
+        e
+    })?;
+    if c.subject.is_anonymous() && !anonymous_ok {
+        return Err(err(app, headers, AccountError::Unauthorized));
+    }
+    Ok(c.subject)
+}
+
+fn rfc3339(secs: i64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64))
+        .to_string()
+}
+
+fn user_json(a: &Account) -> Value {
+    json!({
+        "username": a.name,
+        "kind": a.kind.as_str(),
+        "email": a.email,
+        "admin": a.admin,
+        "default_visibility": a.default_visibility.map(Visibility::as_str),
+        "created_at": rfc3339(a.created_at),
+    })
+}
+
+fn token_json(t: &AccessToken) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "scope": t.scope.as_str(),
+        "expires_at": t.expires_at.map(rfc3339),
+        "created_at": rfc3339(t.created_at),
+        "last_used_at": t.last_used_at.map(rfc3339),
+    })
+}
+
+fn team_json(t: &Team) -> Value {
+    json!({ "name": t.name, "role": t.role.as_str() })
+}
+
+fn ok(status: StatusCode, v: Value) -> Response {
+    (status, axum::Json(v)).into_response()
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn parse_visibility(v: Option<&str>) -> Result<Option<Visibility>> {
+    v.map(|v| Visibility::parse(v).ok_or_else(|| invalid(format!("visibility must be public or private, not {v:?}"))))
+        .transpose()
+}
+
+// ---- users ----
+
+#[derive(Deserialize)]
+struct NewUser {
+    username: String,
+    password: String,
+    email: Option<String>,
+    #[serde(default)]
+    admin: bool,
+}
+
+async fn create_user(State(app): State<AppState>, ClientIp(ip): ClientIp, h: HeaderMap, b: Bytes) -> Result<Response> {
+    let who = caller(&app, &h, ip, true).await?;
+    let u: NewUser = body(&b)?;
+    let a = app
+        .accounts
+        .create_user(Some(&who), &u.username, &u.password, u.email, u.admin)
+        .await
+        .map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::CREATED, user_json(&a)))
+}
+
+async fn list_users(State(app): State<AppState>, ClientIp(ip): ClientIp, h: HeaderMap) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let list = app.accounts.list_users(&who).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::OK, json!({ "users": list.iter().map(user_json).collect::<Vec<_>>() })))
+}
+
+async fn whoami(State(app): State<AppState>, ClientIp(ip): ClientIp, h: HeaderMap) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let a = app.accounts.me(&who).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::OK, user_json(&a)))
+}
+
+async fn get_user(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let a = app.accounts.user(&who, &name).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::OK, user_json(&a)))
+}
+
+#[derive(Deserialize)]
+struct UserPatch {
+    password: Option<String>,
+    email: Option<String>,
+    default_visibility: Option<String>,
+}
+
+async fn patch_user(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(name): Path<String>,
+    b: Bytes,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let p: UserPatch = body(&b)?;
+    let vis = parse_visibility(p.default_visibility.as_deref())?;
+    let a = app
+        .accounts
+        .update_user(&who, &name, p.password.as_deref(), p.email, vis)
+        .await
+        .map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::OK, user_json(&a)))
+}
+
+async fn delete_user(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    app.accounts.delete_user(Some(&who), &name).await.map_err(|e| err(&app, &h, e))?;
+    Ok(no_content())
+}
+
+async fn revoke_tokens(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    app.accounts.revoke_all(&who, &name).await.map_err(|e| err(&app, &h, e))?;
+    Ok(no_content())
+}
+
+// ---- personal access tokens ----
+
+#[derive(Deserialize)]
+struct NewPat {
+    name: String,
+    scope: String,
+    expires_at: Option<String>,
+}
+
+async fn create_token(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(user): Path<String>,
+    b: Bytes,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let p: NewPat = body(&b)?;
+    let scope = PatScope::parse(&p.scope).ok_or_else(|| invalid("scope must be read, read-write or delete"))?;
+    let expires_at = match p.expires_at.as_deref() {
+        None => None,
+        Some(s) => Some(
+            humantime::parse_rfc3339_weak(s)
+                .map_err(|e| invalid(format!("expires_at is not an RFC 3339 time: {e}")))?
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+        ),
+    };
+    let t = app.accounts.create_token(&who, &user, &p.name, scope, expires_at).await.map_err(|e| err(&app, &h, e))?;
+    let mut v = token_json(&t.token);
+    v["token"] = t.secret.into();
+    Ok(ok(StatusCode::CREATED, v))
+}
+
+async fn list_tokens(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(user): Path<String>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let list = app.accounts.list_tokens(&who, &user).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::OK, json!({ "tokens": list.iter().map(token_json).collect::<Vec<_>>() })))
+}
+
+async fn delete_token(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path((user, id)): Path<(String, String)>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let id: i64 =
+        id.parse().map_err(|_| ApiError::api(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no token {id}")))?;
+    app.accounts.delete_token(&who, &user, id).await.map_err(|e| err(&app, &h, e))?;
+    Ok(no_content())
+}
+
+// ---- organizations ----
+
+#[derive(Deserialize)]
+struct NewOrg {
+    name: String,
+    default_visibility: Option<String>,
+}
+
+fn org_json(o: &Account, teams: Option<&[Team]>) -> Value {
+    let mut v = json!({
+        "name": o.name,
+        "default_visibility": o.default_visibility.map(Visibility::as_str),
+        "created_at": rfc3339(o.created_at),
+    });
+    if let Some(t) = teams {
+        v["teams"] = t.iter().map(team_json).collect::<Vec<_>>().into();
+    }
+    v
+}
+
+async fn create_org(State(app): State<AppState>, ClientIp(ip): ClientIp, h: HeaderMap, b: Bytes) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let o: NewOrg = body(&b)?;
+    let vis = parse_visibility(o.default_visibility.as_deref())?;
+    let org = app.accounts.create_org(&who, &o.name, vis).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::CREATED, org_json(&org, None)))
+}
+
+async fn get_org(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(org): Path<String>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let (o, teams) = app.accounts.org(&who, &org).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::OK, org_json(&o, Some(&teams))))
+}
+
+#[derive(Deserialize)]
+struct OrgPatch {
+    default_visibility: Option<String>,
+}
+
+async fn patch_org(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(org): Path<String>,
+    b: Bytes,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let p: OrgPatch = body(&b)?;
+    let vis = parse_visibility(p.default_visibility.as_deref())?;
+    let o = app.accounts.update_org(&who, &org, vis).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::OK, org_json(&o, None)))
+}
+
+async fn delete_org(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(org): Path<String>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    app.accounts.delete_org(&who, &org).await.map_err(|e| err(&app, &h, e))?;
+    Ok(no_content())
+}
+
+// ---- teams ----
+
+#[derive(Deserialize)]
+struct NewTeam {
+    name: String,
+    role: String,
+}
+
+#[derive(Deserialize)]
+struct TeamPatch {
+    role: String,
+}
+
+#[derive(Deserialize)]
+struct RepoRole {
+    role: String,
+}
+
+fn org_role(s: &str) -> Result<OrgRole> {
+    OrgRole::parse(s).ok_or_else(|| invalid("role must be owner, admin, write or read"))
+}
+
+async fn create_team(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(org): Path<String>,
+    b: Bytes,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let t: NewTeam = body(&b)?;
+    let team = app.accounts.create_team(&who, &org, &t.name, org_role(&t.role)?).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::CREATED, team_json(&team)))
+}
+
+async fn list_teams(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(org): Path<String>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let teams = app.accounts.teams(&who, &org).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::OK, json!({ "teams": teams.iter().map(team_json).collect::<Vec<_>>() })))
+}
+
+async fn get_team(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path((org, team)): Path<(String, String)>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let (t, members, repos) = app.accounts.team(&who, &org, &team).await.map_err(|e| err(&app, &h, e))?;
+    let mut v = team_json(&t);
+    v["members"] = members.iter().map(|m| m.name.clone()).collect::<Vec<_>>().into();
+    v["repositories"] =
+        repos.iter().map(|(r, l)| json!({ "repository": r, "role": l.as_str() })).collect::<Vec<_>>().into();
+    Ok(ok(StatusCode::OK, v))
+}
+
+async fn patch_team(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path((org, team)): Path<(String, String)>,
+    b: Bytes,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let p: TeamPatch = body(&b)?;
+    let t = app.accounts.set_team_role(&who, &org, &team, org_role(&p.role)?).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::OK, team_json(&t)))
+}
+
+async fn delete_team(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path((org, team)): Path<(String, String)>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    app.accounts.delete_team(&who, &org, &team).await.map_err(|e| err(&app, &h, e))?;
+    Ok(no_content())
+}
+
+async fn team_members(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path((org, team)): Path<(String, String)>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let (_, members, _) = app.accounts.team(&who, &org, &team).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::OK, json!({ "members": members.iter().map(user_json).collect::<Vec<_>>() })))
+}
+
+async fn add_member(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path((org, team, m)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    app.accounts.add_member(&who, &org, &team, &m).await.map_err(|e| err(&app, &h, e))?;
+    Ok(no_content())
+}
+
+async fn remove_member(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path((org, team, m)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    app.accounts.remove_member(&who, &org, &team, &m).await.map_err(|e| err(&app, &h, e))?;
+    Ok(no_content())
+}
+
+fn repo_name(s: &str) -> Result<RepoName> {
+    s.parse().map_err(|e: berth_oci::NameError| invalid(e.to_string()))
+}
+
+async fn set_team_repo(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path((org, team, name)): Path<(String, String, String)>,
+    b: Bytes,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let r: RepoRole = body(&b)?;
+    let level = Level::parse(&r.role).ok_or_else(|| invalid("role must be read, write or admin"))?;
+    app.accounts
+        .set_team_repository(&who, &org, &team, &repo_name(&name)?, Some(level))
+        .await
+        .map_err(|e| err(&app, &h, e))?;
+    Ok(no_content())
+}
+
+async fn remove_team_repo(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path((org, team, name)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    app.accounts
+        .set_team_repository(&who, &org, &team, &repo_name(&name)?, None)
+        .await
+        .map_err(|e| err(&app, &h, e))?;
+    Ok(no_content())
+}
+
+// ---- robots ----
+
+#[derive(Deserialize)]
+struct NewRobot {
+    name: String,
+}
+
+async fn create_robot(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(org): Path<String>,
+    b: Bytes,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let r: NewRobot = body(&b)?;
+    let (robot, secret) = app.accounts.create_robot(&who, &org, &r.name).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::CREATED, json!({ "name": robot.name, "token": secret, "created_at": rfc3339(robot.created_at) })))
+}
+
+async fn list_robots(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(org): Path<String>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let list = app.accounts.robots(&who, &org).await.map_err(|e| err(&app, &h, e))?;
+    let robots: Vec<Value> =
+        list.iter().map(|r| json!({ "name": r.name, "created_at": rfc3339(r.created_at) })).collect();
+    Ok(ok(StatusCode::OK, json!({ "robots": robots })))
+}
+
+async fn delete_robot(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path((org, robot)): Path<(String, String)>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    app.accounts.delete_robot(&who, &org, &robot).await.map_err(|e| err(&app, &h, e))?;
+    Ok(no_content())
+}
+
+// ---- repositories ----
+
+fn repo_json(name: &RepoName, v: Visibility) -> Value {
+    json!({ "name": name.as_str(), "namespace": name.namespace(), "visibility": v.as_str() })
+}
+
+async fn get_repository(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, true).await?;
+    let name = repo_name(&name)?;
+    let v = app.accounts.repository(&who, &name).await.map_err(|e| err(&app, &h, e))?;
+    Ok(ok(StatusCode::OK, repo_json(&name, v)))
+}
+
+#[derive(Deserialize)]
+struct RepoPatch {
+    visibility: Option<String>,
+}
+
+async fn patch_repository(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    h: HeaderMap,
+    Path(name): Path<String>,
+    b: Bytes,
+) -> Result<Response> {
+    let who = caller(&app, &h, ip, false).await?;
+    let name = repo_name(&name)?;
+    let p: RepoPatch = body(&b)?;
+    let v = match parse_visibility(p.visibility.as_deref())? {
+        Some(v) => app.accounts.set_visibility(&who, &name, v).await.map_err(|e| err(&app, &h, e))?,
+        None => app.accounts.repository(&who, &name).await.map_err(|e| err(&app, &h, e))?,
+    };
+    Ok(ok(StatusCode::OK, repo_json(&name, v)))
+}
