@@ -622,6 +622,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let meta = SqliteMeta::open(&dir.path().join("meta.db")).unwrap();
         crate::testsuite::run_all(&meta).await;
+        crate::testsuite::run_accounts(&meta).await;
         // Reopening migrates nothing and keeps the data.
         drop(meta);
         let meta = SqliteMeta::open(&dir.path().join("meta.db")).unwrap();

@@ -2,7 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use crate::{MetaError, MetaStore, NewManifest};
+use crate::{AccountKind, AccountStore, AccountUpdate, MetaError, MetaStore, NewAccount, NewManifest, Visible};
+use berth_auth::{Level, OrgRole, PatScope, Visibility};
 use berth_oci::{Digest, Reference, RepoName, Tag};
 
 fn n(s: &str) -> RepoName {
@@ -153,4 +154,92 @@ async fn uploads(m: &dyn MetaStore) {
     assert!(m.list_uploads().await.unwrap().iter().any(|(id, _)| id == "up-1"));
     m.delete_upload("up-1").await.unwrap();
     assert_eq!(m.get_upload("up-1").await.unwrap(), None);
+}
+
+fn new_account(name: &str, kind: AccountKind, org_id: Option<i64>) -> NewAccount {
+    NewAccount {
+        name: name.into(),
+        kind,
+        email: None,
+        password_hash: Some("$argon2id$placeholder".into()),
+        admin: false,
+        org_id,
+        default_visibility: None,
+    }
+}
+
+/// The account side of a backend: names, tokens, teams, and the facts of the access decision.
+pub async fn run_accounts<S: MetaStore + AccountStore>(m: &S) {
+    let alice = m.create_account(new_account("alice", AccountKind::User, None)).await.unwrap().unwrap();
+    assert!(m.create_account(new_account("alice", AccountKind::Org, None)).await.unwrap().is_none(), "one namespace");
+    let bob = m.create_account(new_account("bob", AccountKind::User, None)).await.unwrap().unwrap();
+    let org = m.create_account(new_account("acme", AccountKind::Org, None)).await.unwrap().unwrap();
+    let robot = m.create_account(new_account("acme+ci", AccountKind::Robot, Some(org.id))).await.unwrap().unwrap();
+    assert_eq!(m.account_by_name("alice").await.unwrap().unwrap().id, alice.id);
+    assert_eq!(m.list_accounts(Some(AccountKind::Org)).await.unwrap().len(), 1);
+
+    // Personal access tokens, refresh tokens, revocation.
+    let t = m.create_access_token(alice.id, "ci", "hash-1", PatScope::Read, None).await.unwrap();
+    let (found, owner) = m.access_token_by_hash("hash-1").await.unwrap().unwrap();
+    assert_eq!((found.id, found.scope, owner.id), (t.id, PatScope::Read, alice.id));
+    assert!(!m.delete_access_token(bob.id, t.id).await.unwrap(), "only the owner's tokens");
+    assert!(m.delete_access_token(alice.id, t.id).await.unwrap());
+    assert!(m.access_token_by_hash("hash-1").await.unwrap().is_none());
+    m.create_refresh_token("r-1", alice.id, crate::now() + 60).await.unwrap();
+    assert_eq!(m.refresh_token("r-1").await.unwrap().map(|r| r.0), Some(alice.id));
+    m.delete_refresh_tokens_of(alice.id).await.unwrap();
+    assert!(m.refresh_token("r-1").await.unwrap().is_none());
+    m.revoke_access_token("jti-1", crate::now() + 60).await.unwrap();
+    assert!(m.access_token_revoked("jti-1").await.unwrap());
+    assert!(!m.access_token_revoked("jti-2").await.unwrap());
+
+    // Teams and the facts they give.
+    let writers = m.create_team(org.id, "writers", OrgRole::Write).await.unwrap().unwrap();
+    assert!(m.create_team(org.id, "writers", OrgRole::Read).await.unwrap().is_none());
+    let single = m.create_team(org.id, "single", OrgRole::Read).await.unwrap().unwrap();
+    m.add_team_member(writers.id, robot.id).await.unwrap();
+    m.add_team_member(single.id, bob.id).await.unwrap();
+    let app: RepoName = "acme/app".parse().unwrap();
+    let other: RepoName = "acme/other".parse().unwrap();
+    m.set_team_repository(single.id, &app, Level::Admin).await.unwrap();
+    assert_eq!(m.org_role(org.id, robot.id).await.unwrap(), Some(OrgRole::Write));
+    assert_eq!(m.org_role(org.id, alice.id).await.unwrap(), None);
+    let f = m.repository_access(Some(robot.id), &app).await.unwrap();
+    assert_eq!(
+        (f.exists, f.visibility, f.own_namespace, f.team_level),
+        (false, Visibility::Private, false, Level::Write)
+    );
+    assert_eq!(m.repository_access(Some(bob.id), &app).await.unwrap().team_level, Level::Admin);
+    assert_eq!(m.repository_access(Some(bob.id), &other).await.unwrap().team_level, Level::Read);
+    assert_eq!(m.repository_access(Some(alice.id), &app).await.unwrap().team_level, Level::None);
+    assert!(m.repository_access(Some(alice.id), &"alice/x".parse().unwrap()).await.unwrap().own_namespace);
+    assert!(!m.repository_access(Some(alice.id), &"alice".parse().unwrap()).await.unwrap().own_namespace);
+
+    // A namespace's default visibility applies to its new repositories; visibility can change.
+    m.update_account(alice.id, AccountUpdate { default_visibility: Some(Visibility::Public), ..Default::default() })
+        .await
+        .unwrap();
+    let pub_repo: RepoName = "alice/open".parse().unwrap();
+    assert_eq!(m.repository_access(None, &pub_repo).await.unwrap().visibility, Visibility::Public);
+    m.add_blob(&pub_repo, &Digest::sha256_of(b"v"), 1).await.unwrap();
+    m.add_blob(&app, &Digest::sha256_of(b"v"), 1).await.unwrap();
+    m.add_blob(&"bob/secret".parse().unwrap(), &Digest::sha256_of(b"v"), 1).await.unwrap();
+    assert!(m.repository_access(None, &pub_repo).await.unwrap().exists);
+    let seen = |v: Visible| async move { m.visible_repositories(v, Some("a"), 100).await.unwrap() };
+    let anon = seen(Visible::For { account_id: None, public: true }).await;
+    assert!(anon.contains(&"alice/open".into()) && !anon.contains(&"acme/app".into()), "{anon:?}");
+    let as_bob = seen(Visible::For { account_id: Some(bob.id), public: true }).await;
+    assert!(as_bob.contains(&"acme/app".into()) && as_bob.contains(&"bob/secret".into()), "{as_bob:?}");
+    let as_alice = seen(Visible::For { account_id: Some(alice.id), public: false }).await;
+    assert!(as_alice.contains(&"alice/open".into()) && !as_alice.contains(&"bob/secret".into()), "{as_alice:?}");
+    assert!(seen(Visible::All).await.contains(&"bob/secret".into()));
+    assert!(m.set_visibility(&app, Visibility::Public).await.unwrap());
+    assert!(!m.set_visibility(&"nope/x".parse().unwrap(), Visibility::Public).await.unwrap());
+    assert!(seen(Visible::For { account_id: None, public: true }).await.contains(&"acme/app".into()));
+
+    // Deleting an organization takes its teams; deleting a member takes the membership.
+    assert!(m.delete_account(bob.id).await.unwrap());
+    assert!(m.team_members(single.id).await.unwrap().is_empty());
+    assert!(m.delete_account(org.id).await.unwrap());
+    assert!(m.team(org.id, "writers").await.unwrap().is_none());
 }
