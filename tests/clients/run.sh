@@ -8,6 +8,15 @@
 # busybox-static (umoci OCI layout, docker build FROM scratch, buildah from
 # scratch): nothing is pulled from the internet.
 #
+# Authentication is on, as in production: berth runs in its default mode with
+# BERTH_ADMIN_PASSWORD set (token auth); distribution runs with htpasswd auth
+# (HTTP Basic) holding the same accounts. Every client logs in first (as admin);
+# the login checks then use the accounts alice and bob (berth: `berth user add`
+# and POST /api/v1/users; distribution: htpasswd), personal access tokens, an
+# organization with a team and a robot. Checks that need a feature distribution
+# lacks (visibility, second user's rights, PATs, orgs, the token endpoint) are
+# run against berth only and shown as SKIP for distribution.
+#
 # Usage (as root):  tests/clients/run.sh
 # Env:
 #   BERTH_BIN            berth binary (default <repo>/target/debug/berth; relative
@@ -36,7 +45,7 @@ say() { printf '%s\n' "$*"; }
 ensure_packages() {
     local want=(docker.io containerd runc skopeo podman buildah umoci busybox-static
                 uidmap jq curl python3 coreutils)
-    [[ $REGISTRY_UNDER_TEST == distribution ]] && want+=(docker-registry)
+    [[ $REGISTRY_UNDER_TEST == distribution ]] && want+=(docker-registry apache2-utils)
     local missing=() p
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -54,6 +63,7 @@ ensure_packages() {
     [[ -x /bin/busybox ]] || { say "/bin/busybox missing"; return 1; }
     if [[ $REGISTRY_UNDER_TEST == distribution ]]; then
         command -v docker-registry >/dev/null || { say "docker-registry missing"; return 1; }
+        command -v htpasswd >/dev/null || { say "htpasswd missing"; return 1; }
     fi
 }
 
@@ -130,6 +140,12 @@ run_check() {
     fi
 }
 
+# berth_check NAME FUNCTION [ARGS...]: a check of a feature distribution does not have.
+berth_check() {
+    if [[ $REGISTRY_UNDER_TEST == berth ]]; then run_check "$@"; else say "SKIP  $1 (berth only)"; fi
+}
+is_berth() { [[ $REGISTRY_UNDER_TEST == berth ]]; }
+
 # cap CMD...: run CMD, keep its combined output in $OUT and copy it to the check log.
 cap() { local rc=0; OUT=$("$@" 2>&1) || rc=$?; printf '%s\n' "$OUT"; return $rc; }
 fail() { echo "ASSERTION FAILED: $*" >&2; return 1; }
@@ -139,6 +155,11 @@ assert_eq() { # actual expected what
 assert_contains() { # haystack needle what
     [[ $1 == *"$2"* ]] || fail "${3:-output} does not contain [$2]: [$1]"
 }
+assert_match() { # haystack extended-regex what (case-insensitive)
+    grep -qiE -- "$2" <<<"$1" || fail "${3:-output} does not match /$2/: [$1]"
+}
+# what a client prints when the registry refuses an anonymous or unauthorized request
+REFUSED='denied|unauthorized|forbidden|authentication required|no basic auth credentials'
 
 # Client wrappers: every client call is bounded in time.
 T=$CLIENT_TIMEOUT
@@ -152,7 +173,45 @@ podman() {
 }
 buildah() { timeout -k 5 "$T" "$BUILDAH_BIN" --root "$W/b/root" --runroot "$W/b/run" --storage-driver vfs "$@"; }
 ctr() { timeout -k 5 "$T" "$CTR_BIN" --address "$(cat "$W/state/containerd.sock")" "$@"; }
-hcurl() { command curl -sS --max-time 30 "$@"; }
+# hcurl: HTTP as admin (Basic); acurl: anonymous (or pass -u / -H Authorization yourself)
+hcurl() { command curl -sS --max-time 30 -u "$ADMIN_USER:$ADMIN_PASS" "$@"; }
+acurl() { command curl -sS --max-time 30 "$@"; }
+# api STATUS USER:PASS|'' METHOD PATH [JSON]: call /api/v1, fail unless the status is STATUS;
+# the body is left in $W/api.body.
+api() {
+    local want=$1 creds=$2 m=$3 p=$4 data=${5-} code
+    local a=(-sS --max-time 30 -X "$m" -o "$W/api.body" -w '%{http_code}')
+    [[ -n $creds ]] && a+=(-u "$creds")
+    [[ -n $data ]] && a+=(-H 'Content-Type: application/json' --data "$data")
+    : >"$W/api.body"
+    code=$(command curl "${a[@]}" "$U/api/v1$p") || true
+    echo "$m /api/v1$p ${data:+$data }-> $code $(head -c 600 "$W/api.body")" >&2
+    [[ $code == "$want" ]] || fail "$m /api/v1$p: expected HTTP $want, got $code: $(head -c 600 "$W/api.body")"
+}
+# http_code [CURL ARGS...] URL: the status only (anonymous unless -u/-H given)
+http_code() { acurl -o "$W/http.body" -w '%{http_code}' "$@" || true; }
+# docker_as WHO ARGS...: docker with WHO's own client config ($W/dockercfg-WHO), so that
+# the logins of the auth checks leave admin's ($DOCKER_CONFIG) alone
+docker_as() { local who=$1; shift; (export DOCKER_CONFIG=$W/dockercfg-$who; docker "$@"); }
+docker_login_as() { # WHO USER PASSWORD
+    printf '%s\n' "$3" | docker_as "$1" login -u "$2" --password-stdin "$R"
+}
+# docker_push_refused WHO REF: docker push as WHO must fail, at once. docker gives up on the first
+# error it takes for a refusal (DENIED, UNAUTHORIZED, NAME_UNKNOWN...) and retries any other error
+# 5 times over ~50 s, so a refusal it does not recognize shows as a push still running after 12 s.
+docker_push_refused() {
+    local T=12 t0=$SECONDS
+    if cap docker_as "$1" push "$2"; then fail "docker push of $2 as $1 succeeded"; fi
+    ((SECONDS - t0 < 10)) ||
+        fail "docker push of $2 as $1 did not give up at once (docker retried the refusal as a transient error): [$OUT]"
+    assert_match "$OUT" "$REFUSED" "docker push output"
+}
+jwt_payload() { # JWT: its decoded payload
+    local p
+    p=$(cut -d. -f2 <<<"$1" | tr '_-' '/+')
+    while ((${#p} % 4)); do p+='='; done
+    base64 -d <<<"$p"
+}
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
@@ -172,13 +231,19 @@ http_manifest() { # repo ref outfile
 }
 
 # ---------------------------------------------------------------- registry --
+rand_pw() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 20; }
+ADMIN_USER=admin
+ADMIN_PASS=adm-$(rand_pw) ALICE_PASS=alice-$(rand_pw) BOB_PASS=bob-$(rand_pw)
+
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 start_registry() {
     case $REGISTRY_UNDER_TEST in
     berth)
         [[ -x $BERTH_BIN ]] || { say "berth binary not found: $BERTH_BIN (cargo build -p berth)"; return 1; }
-        "$BERTH_BIN" serve --listen 127.0.0.1:0 --data-dir "$W/data" >"$W/berth.stdout" 2>>"$REG_LOG" &
+        # default mode: auth on; the first start creates admin with this password
+        env -u BERTH_BIN BERTH_ADMIN_PASSWORD="$ADMIN_PASS" \
+            "$BERTH_BIN" serve --listen 127.0.0.1:0 --data-dir "$W/data" >"$W/berth.stdout" 2>>"$REG_LOG" &
         REG_PID=$!
         local i addr=''
         for ((i = 0; i < 300; i++)); do
@@ -193,6 +258,11 @@ start_registry() {
     distribution)
         local port
         port=$(free_port)
+        # htpasswd (bcrypt) auth with the accounts the checks use
+        if [[ ! -f $W/htpasswd ]]; then
+            { htpasswd -Bbn "$ADMIN_USER" "$ADMIN_PASS"; htpasswd -Bbn alice "$ALICE_PASS"; } | grep . >"$W/htpasswd" ||
+                { say "htpasswd failed"; return 1; }
+        fi
         cat >"$W/registry.yml" <<EOF
 version: 0.1
 log: {level: info, accesslog: {disabled: false}}
@@ -200,6 +270,7 @@ storage:
   filesystem: {rootdirectory: $W/data}
   delete: {enabled: true}
 http: {addr: 127.0.0.1:$port}
+auth: {htpasswd: {realm: berth-client-tests, path: $W/htpasswd}}
 EOF
         # distribution reads REGISTRY_* variables as config overrides: keep the client ones away
         env -u REGISTRY_AUTH_FILE docker-registry serve "$W/registry.yml" >>"$REG_LOG" 2>&1 &
@@ -211,7 +282,8 @@ EOF
     U=http://$R
     local i
     for ((i = 0; i < 100; i++)); do
-        hcurl -fo /dev/null "$U/v2/" 2>/dev/null && return 0
+        # up when it answers at all (anonymous gets 401 with auth on)
+        [[ $(acurl -o /dev/null -w '%{http_code}' "$U/v2/" 2>/dev/null) != 000 ]] && return 0
         kill -0 "$REG_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -574,14 +646,14 @@ c_buildah_bud_from_registry() {
 }
 
 c_ctr_pull() {
-    ctr images pull --plain-http --snapshotter native "$R/docker/busybox:v1"
+    ctr images pull --plain-http --user "$ADMIN_USER:$ADMIN_PASS" --snapshotter native "$R/docker/busybox:v1"
     local got
     got=$(ctr images ls | awk -v r="$R/docker/busybox:v1" '$1==r{print $3}')
     assert_eq "$got" "$(cat "$W/state/docker_digest")" "digest of image pulled by ctr"
 }
 
 c_ctr_pull_index() {
-    ctr images pull --plain-http --all-platforms "$R/skopeo/multi:v1"
+    ctr images pull --plain-http --user "$ADMIN_USER:$ADMIN_PASS" --all-platforms "$R/skopeo/multi:v1"
     local got
     got=$(ctr images ls | awk -v r="$R/skopeo/multi:v1" '$1==r{print $3}')
     assert_eq "$got" "$(cat "$W/state/index_digest")" "digest of index pulled by ctr"
@@ -590,7 +662,7 @@ c_ctr_pull_index() {
 
 c_ctr_push() {
     ctr images tag "$R/docker/busybox:v1" "$R/ctr/busybox:v1"
-    ctr images push --plain-http "$R/ctr/busybox:v1"
+    ctr images push --plain-http --user "$ADMIN_USER:$ADMIN_PASS" "$R/ctr/busybox:v1"
     local ct
     ct=$(http_manifest ctr/busybox v1 "$W/raw-ctr.json")
     assert_eq "$ct" "$D2_MANIFEST $(cat "$W/state/docker_digest")" "manifest pushed by ctr"
@@ -699,7 +771,7 @@ c_docker_pull_list() {
 }
 
 c_ctr_pull_list() {
-    ctr images pull --plain-http --all-platforms "$R/podman/multi:v2s2"
+    ctr images pull --plain-http --user "$ADMIN_USER:$ADMIN_PASS" --all-platforms "$R/podman/multi:v2s2"
     local got
     got=$(ctr images ls | awk -v r="$R/podman/multi:v2s2" '$1==r{print $2, $3}')
     assert_eq "$got" "$D2_LIST sha256:$(sha256_of "$W/raw-podman-v2s2.json")" "type and digest of list pulled by ctr"
@@ -730,6 +802,8 @@ c_restart() {
     fi
     [[ -f $W/state/restart_ok ]] || { cat "$W/state/restart.out"; fail "registry did not come back"; }
     echo "old address $OLD_R, new address $R"
+    # the address changed: log in again (same accounts, same data)
+    login_admin_clients
     # everything pushed before the restart is still served
     skopeo copy --all --src-tls-verify=false "docker://$R/skopeo/multi:v1" "oci:$W/oci-restart:multi"
     assert_eq "$(layout_digest multi "$W/oci-restart")" "$(cat "$W/state/index_digest")" "index digest after restart"
@@ -745,10 +819,338 @@ c_restart() {
     skopeo copy --src-tls-verify=false --dest-tls-verify=false "docker://$R/buildah/busybox:v1" "docker://$R/after/restart:v1"
 }
 
+# ------------------------------------------------- accounts, logins, access ---
+# Accounts: admin (first start / htpasswd), alice and bob (berth: `berth user add`, the API;
+# distribution: alice in htpasswd). alice's repositories: alice/private (stays private) and
+# alice/public (made public through the API).
+
+c_auth_base() {
+    local h chal
+    h=$(acurl -D - -o "$W/anon-v2.body" "$U/v2/" | tr -d '\r')
+    printf '%s\n' "$h"
+    assert_eq "$(awk 'NR==1{print $2}' <<<"$h")" 401 "anonymous GET /v2/"
+    chal=$(awk 'tolower($1)=="www-authenticate:"{sub(/^[^:]*:[ ]*/, ""); print}' <<<"$h")
+    if is_berth; then
+        assert_match "$chal" '^Bearer ' "WWW-Authenticate"
+        assert_contains "$chal" "realm=\"$U/auth/token\"" "WWW-Authenticate"
+        assert_contains "$chal" 'service="' "WWW-Authenticate"
+    else
+        assert_match "$chal" '^Basic realm=' "WWW-Authenticate"
+    fi
+    assert_eq "$(http_code -u "$ADMIN_USER:wrong-password" "$U/v2/")" 401 "GET /v2/ with a wrong password"
+    assert_eq "$(http_code -u "$ADMIN_USER:$ADMIN_PASS" "$U/v2/")" 200 "GET /v2/ with admin's password"
+}
+
+# docker ($DOCKER_CONFIG) and podman, skopeo, buildah ($REGISTRY_AUTH_FILE) log in as admin.
+# The containers tools also read docker's config.json, and refuse to log in over an entry there
+# that holds an identity (refresh) token ("currently logged in, auth file contains an Identity
+# token"): their logins run with an empty docker config.
+login_admin_clients() {
+    printf '%s\n' "$ADMIN_PASS" | docker login -u "$ADMIN_USER" --password-stdin "$R"
+    (
+        export DOCKER_CONFIG=$W/dockercfg-none
+        printf '%s\n' "$ADMIN_PASS" | podman login $NOTLS -u "$ADMIN_USER" --password-stdin "$R"
+        printf '%s\n' "$ADMIN_PASS" | skopeo login $NOTLS -u "$ADMIN_USER" --password-stdin "$R"
+        printf '%s\n' "$ADMIN_PASS" | buildah login $NOTLS -u "$ADMIN_USER" --password-stdin "$R"
+    )
+}
+
+c_login_admin() {
+    login_admin_clients
+    assert_eq "$(jq -r --arg r "$R" '.auths[$r].auth // empty' "$DOCKER_CONFIG/config.json" | base64 -d | cut -d: -f1)" \
+        "$ADMIN_USER" "user stored by docker login"
+    assert_eq "$(podman login --get-login "$R")" "$ADMIN_USER" "podman login --get-login"
+    assert_eq "$(buildah login --get-login "$R")" "$ADMIN_USER" "buildah login --get-login"
+}
+
+c_accounts() {
+    if ! is_berth; then
+        assert_eq "$(http_code -u "alice:$ALICE_PASS" "$U/v2/")" 200 "alice GET /v2/ (htpasswd)"
+        return 0
+    fi
+    # CLI on the data directory while the server runs; the server sees her at once
+    printf '%s\n' "$ALICE_PASS" | env -u BERTH_BIN "$BERTH_BIN" user add alice --email alice@example.com \
+        --password-stdin --data-dir "$W/data"
+    assert_eq "$(http_code -u "alice:$ALICE_PASS" "$U/v2/")" 200 "alice GET /v2/"
+    assert_eq "$(http_code -u "alice:wrong-password" "$U/v2/")" 401 "alice GET /v2/ with a wrong password"
+    # the API, as admin
+    api 201 "$ADMIN_USER:$ADMIN_PASS" POST /users "{\"username\":\"bob\",\"password\":\"$BOB_PASS\",\"email\":\"bob@example.com\"}"
+    assert_eq "$(jq -r '.username, .admin' "$W/api.body" | paste -sd' ')" "bob false" "created user"
+    assert_eq "$(http_code -u "bob:$BOB_PASS" "$U/v2/")" 200 "bob GET /v2/"
+    api 200 "alice:$ALICE_PASS" GET /user
+    assert_eq "$(jq -r .username "$W/api.body")" alice "GET /api/v1/user as alice"
+    # registration is closed by default
+    api 403 '' POST /users '{"username":"mallory","password":"mallory-password"}'
+    local list
+    list=$(env -u BERTH_BIN "$BERTH_BIN" user list --data-dir "$W/data")
+    printf '%s\n' "$list"
+    grep -qxP "$ADMIN_USER\tadmin" <<<"$list" || fail "berth user list lacks admin<TAB>admin"
+    grep -qxP 'alice\tuser' <<<"$list" || fail "berth user list lacks alice<TAB>user"
+    grep -qxP 'bob\tuser' <<<"$list" || fail "berth user list lacks bob<TAB>user"
+}
+
+c_docker_login() {
+    if cap docker_login_as alice alice "wrong-$ALICE_PASS"; then fail "docker login with a wrong password succeeded"; fi
+    assert_match "$OUT" 'unauthorized|401|incorrect|invalid' "docker login output"
+    [[ -z $(jq -r --arg r "$R" '.auths[$r] // empty' "$W/dockercfg-alice/config.json" 2>/dev/null) ]] ||
+        fail "docker stored credentials after a failed login"
+    cap docker_login_as alice alice "$ALICE_PASS"
+    assert_contains "$OUT" "Login Succeeded" "docker login output"
+    jq -e --arg r "$R" '.auths[$r].auth' "$W/dockercfg-alice/config.json" >/dev/null
+}
+
+c_docker_own_namespace() {
+    local out
+    docker build -q --network none -t "$R/alice/private:v1" "$W/ctx"
+    docker tag "$R/alice/private:v1" "$R/alice/public:v1"
+    docker tag "$R/alice/private:v1" "$R/alice/private:anon"
+    cap docker_as alice push "$R/alice/private:v1"; out=$OUT
+    grep -o 'v1: digest: sha256:[0-9a-f]\{64\}' <<<"$out" | grep -o 'sha256:.*' >"$W/state/alice_digest"
+    if is_berth; then
+        # the same layers are in repositories alice may not read: nothing is mounted from there
+        [[ $out != *"Mounted from"* ]] || fail "layers mounted from a repository alice may not read: $out"
+    fi
+    docker_as alice push "$R/alice/public:v1"
+    assert_eq "$(hcurl -f "$U/v2/alice/private/tags/list" | jq -c .tags)" '["v1"]' "tags of alice/private"
+    cap docker_as alice logout "$R"
+    [[ -z $(jq -r --arg r "$R" '.auths[$r] // empty' "$W/dockercfg-alice/config.json") ]] || fail "credentials left after logout"
+    # logged out: the private repository can be neither pulled nor pushed
+    if cap docker_as alice pull "$R/alice/private:v1"; then fail "anonymous pull of a private repository succeeded"; fi
+    assert_match "$OUT" "$REFUSED" "docker pull output"
+    docker_push_refused alice "$R/alice/private:anon"
+    assert_eq "$(http_code -u "$ADMIN_USER:$ADMIN_PASS" -H "Accept: $ACCEPT_ALL" "$U/v2/alice/private/manifests/anon")" 404 \
+        "the anonymously pushed tag"
+}
+
+c_public_repo() {
+    local out
+    api 200 "$ADMIN_USER:$ADMIN_PASS" GET /repositories/alice/private
+    assert_eq "$(jq -r .visibility "$W/api.body")" private "default visibility of alice/private"
+    api 200 "$ADMIN_USER:$ADMIN_PASS" PATCH /repositories/alice/public '{"visibility":"public"}'
+    assert_eq "$(jq -r '.name, .visibility' "$W/api.body" | paste -sd' ')" "alice/public public" "repository after PATCH"
+    # anonymous docker (a client config without any login)
+    docker rmi "$R/alice/public:v1"
+    docker_as anon pull "$R/alice/public:v1"
+    out=$(docker run --rm --network none "$R/alice/public:v1")
+    assert_eq "$out" hello-from-docker-build "docker run of the anonymously pulled image"
+    if cap docker_as anon pull "$R/alice/private:v1"; then fail "anonymous pull of alice/private succeeded"; fi
+    assert_match "$OUT" "$REFUSED" "docker pull output"
+    # anonymous skopeo fetches every blob
+    skopeo copy --src-no-creds --src-tls-verify=false "docker://$R/alice/public:v1" "oci:$W/oci-public:v1"
+    if cap skopeo inspect --no-creds $NOTLS "docker://$R/alice/private:v1"; then fail "anonymous inspect of alice/private succeeded"; fi
+    # public is not writable for strangers: an anonymous push is refused
+    docker tag "$R/alice/public:v1" "$R/alice/public:anon"
+    docker_push_refused anon "$R/alice/public:anon"
+}
+
+c_second_user() {
+    local code
+    cap docker_login_as bob bob "$BOB_PASS"
+    assert_contains "$OUT" "Login Succeeded" "docker login output"
+    docker tag "$R/alice/private:v1" "$R/alice/bobs:v1"
+    docker_push_refused bob "$R/alice/bobs:v1"
+    assert_contains "$OUT" denied "docker push output"
+    docker_push_refused bob "$R/alice/private:v1"
+    assert_contains "$OUT" denied "docker push output"
+    if cap docker_as bob pull "$R/alice/private:v1"; then fail "bob pulled alice/private"; fi
+    assert_match "$OUT" 'denied|not found|does not exist|unknown' "docker pull output"
+    docker_as bob pull "$R/alice/public:v1"
+    # his own namespace is his
+    docker tag "$R/alice/private:v1" "$R/bob/own:v1"
+    docker_as bob push "$R/bob/own:v1"
+    # the same over HTTP Basic: existence of alice/private not revealed; push refused
+    code=$(http_code -u "bob:$BOB_PASS" -H "Accept: $ACCEPT_ALL" "$U/v2/alice/private/manifests/v1")
+    assert_eq "$code $(jq -r '.errors[0].code' "$W/http.body")" "404 NAME_UNKNOWN" "bob GET alice/private manifest"
+    code=$(http_code -u "bob:$BOB_PASS" -X POST "$U/v2/alice/private/blobs/uploads/")
+    assert_eq "$code $(jq -r '.errors[0].code' "$W/http.body")" "403 DENIED" "bob POST upload to alice/private"
+    assert_eq "$(http_code -u "$ADMIN_USER:$ADMIN_PASS" "$U/v2/alice/bobs/tags/list")" 404 "alice/bobs after bob's push"
+    # his catalog: what he may read only
+    acurl -f -u "bob:$BOB_PASS" "$U/v2/_catalog?n=1000" >"$W/catalog-bob.json"
+    cat "$W/catalog-bob.json"
+    assert_eq "$(jq -c '.repositories|map(select(.=="alice/public" or .=="bob/own"))|sort' "$W/catalog-bob.json")" \
+        '["alice/public","bob/own"]' "bob's catalog has the repositories he may read"
+    assert_eq "$(jq -c '.repositories|map(select(.=="alice/private" or .=="docker/busybox"))' "$W/catalog-bob.json")" '[]' \
+        "bob's catalog lacks the repositories he may not read"
+}
+
+c_pat() {
+    local rw ro rwid
+    api 201 "alice:$ALICE_PASS" POST /users/alice/tokens '{"name":"ci-rw","scope":"read-write"}'
+    rw=$(jq -r .token "$W/api.body"); rwid=$(jq -r .id "$W/api.body")
+    assert_eq "$(jq -r .scope "$W/api.body")" read-write "scope"
+    api 201 "alice:$ALICE_PASS" POST /users/alice/tokens '{"name":"ci-ro","scope":"read"}'
+    ro=$(jq -r .token "$W/api.body")
+    [[ -n $rw && $rw != null && -n $ro && $ro != null ]] || fail "no token in the answer"
+    echo "$ro" >"$W/state/pat_read"
+    # read-write: docker login with the token as password, push
+    cap docker_login_as patrw alice "$rw"
+    assert_contains "$OUT" "Login Succeeded" "docker login with a read-write PAT"
+    docker tag "$R/alice/private:v1" "$R/alice/pat:v1"
+    docker_as patrw push "$R/alice/pat:v1"
+    # read: pull works, push is denied
+    cap docker_login_as patro alice "$ro"
+    assert_contains "$OUT" "Login Succeeded" "docker login with a read PAT"
+    docker rmi "$R/alice/pat:v1"
+    docker_as patro pull "$R/alice/pat:v1"
+    docker tag "$R/alice/pat:v1" "$R/alice/pat:ro"
+    docker_push_refused patro "$R/alice/pat:ro"
+    assert_contains "$OUT" denied "docker push output"
+    # listing shows no secrets; a deleted token stops working
+    api 200 "alice:$ALICE_PASS" GET /users/alice/tokens
+    assert_eq "$(jq -c '[..|objects|select(has("token"))]|length' "$W/api.body")" 0 "secrets in the token list"
+    assert_eq "$(jq -c '[..|objects|.name? // empty|select(startswith("ci-"))]|sort' "$W/api.body")" '["ci-ro","ci-rw"]' "token names"
+    api 204 "alice:$ALICE_PASS" DELETE "/users/alice/tokens/$rwid"
+    assert_eq "$(http_code -u "alice:$rw" "$U/v2/")" 401 "GET /v2/ with the deleted PAT"
+    if cap docker_login_as patgone alice "$rw"; then fail "docker login with a deleted PAT succeeded"; fi
+    # the docker client logged in with it keeps what the login gave it (an identity token): that
+    # must not outlive the PAT either
+    docker tag "$R/alice/pat:v1" "$R/alice/pat:deleted"
+    docker_push_refused patrw "$R/alice/pat:deleted"
+}
+
+c_org_robot() {
+    local tok
+    api 201 "alice:$ALICE_PASS" POST /orgs '{"name":"acme"}'
+    api 201 "alice:$ALICE_PASS" POST /orgs/acme/teams '{"name":"ci","role":"write"}'
+    api 201 "alice:$ALICE_PASS" POST /orgs/acme/robots '{"name":"ci"}'
+    assert_eq "$(jq -r .name "$W/api.body")" "acme+ci" "robot name"
+    tok=$(jq -r .token "$W/api.body")
+    [[ -n $tok && $tok != null ]] || fail "no robot token"
+    echo "$tok" >"$W/state/robot_token"
+    cap docker_login_as robot acme+ci "$tok"
+    assert_contains "$OUT" "Login Succeeded" "docker login as the robot"
+    docker tag "$R/alice/private:v1" "$R/acme/app:v1"
+    # in no team yet: no rights in the organization
+    docker_push_refused robot "$R/acme/app:v1"
+    assert_contains "$OUT" denied "docker push output (robot in no team)"
+    api 204 "alice:$ALICE_PASS" PUT "/orgs/acme/teams/ci/members/acme+ci"
+    cap docker_as robot push "$R/acme/app:v1"
+    assert_contains "$OUT" "v1: digest: $(cat "$W/state/alice_digest")" "docker push output (robot in team ci)"
+    touch "$W/state/robot_pushed"
+    # nothing outside the organization
+    docker tag "$R/alice/private:v1" "$R/alice/robot:v1"
+    docker_push_refused robot "$R/alice/robot:v1"
+    assert_contains "$OUT" denied "docker push output (outside the org)"
+    # the owner reads it, a non-member does not (the organization's repositories are private by default)
+    assert_eq "$(http_code -u "alice:$ALICE_PASS" -H "Accept: $ACCEPT_ALL" "$U/v2/acme/app/manifests/v1")" 200 "alice GET acme/app"
+    assert_eq "$(http_code -u "bob:$BOB_PASS" -H "Accept: $ACCEPT_ALL" "$U/v2/acme/app/manifests/v1")" 404 "bob GET acme/app"
+}
+
+c_podman_skopeo_login() {
+    local af=$W/auth-alice.json
+    # no fallback credentials: no docker config, no per-user auth file
+    export DOCKER_CONFIG=$W/dockercfg-none XDG_RUNTIME_DIR=$W/xdg
+    mkdir -p "$XDG_RUNTIME_DIR"
+    if printf 'wrong-password\n' | podman login --authfile "$af" -u alice --password-stdin "$R"; then
+        fail "podman login with a wrong password succeeded"
+    fi
+    cap podman login --authfile "$af" -u alice -p "$ALICE_PASS" "$R"
+    assert_contains "$OUT" "Login Succeeded" "podman login"
+    assert_eq "$(podman login --authfile "$af" --get-login "$R")" alice "podman login --get-login"
+    podman logout --authfile "$af" "$R"
+    if podman login --authfile "$af" --get-login "$R"; then fail "podman still logged in after logout"; fi
+    cap skopeo login $NOTLS --authfile "$af" -u alice -p "$ALICE_PASS" "$R"
+    assert_contains "$OUT" "Login Succeeded" "skopeo login"
+    assert_eq "$(skopeo inspect $NOTLS --authfile "$af" --format '{{.Digest}}' "docker://$R/alice/private:v1")" \
+        "$(cat "$W/state/alice_digest")" "skopeo inspect of alice/private"
+    skopeo logout --authfile "$af" "$R"
+    if cap skopeo inspect $NOTLS --authfile "$af" "docker://$R/alice/private:v1"; then
+        fail "skopeo inspect of a private repository succeeded after logout"
+    fi
+    assert_match "$OUT" "$REFUSED" "skopeo inspect output"
+}
+
+c_ctr_user() {
+    local ref=$R/alice/private:v1
+    ctr images pull --plain-http --user "alice:$ALICE_PASS" --snapshotter native "$ref"
+    assert_eq "$(ctr images ls | awk -v r="$ref" '$1==r{print $3}')" "$(cat "$W/state/alice_digest")" "digest pulled by ctr"
+    ctr images rm "$ref"
+    if cap ctr images pull --plain-http --snapshotter native "$ref"; then fail "ctr pull without credentials succeeded"; fi
+    assert_match "$OUT" "$REFUSED" "ctr pull output"
+    if cap ctr images pull --plain-http --user "alice:wrong-password" --snapshotter native "$ref"; then
+        fail "ctr pull with a wrong password succeeded"
+    fi
+    assert_match "$OUT" "$REFUSED" "ctr pull output"
+    [[ -z $(ctr images ls -q | grep -Fx "$ref") ]] || fail "image present after the refused pulls"
+}
+
+# the challenge of GET /v2/: sets REALM and SERVICE
+read_challenge() {
+    local chal
+    chal=$(acurl -D - -o /dev/null "$U/v2/" | tr -d '\r' | awk 'tolower($1)=="www-authenticate:"{sub(/^[^:]*:[ ]*/, ""); print}')
+    REALM=$(sed -n 's/.*realm="\([^"]*\)".*/\1/p' <<<"$chal")
+    SERVICE=$(sed -n 's/.*service="\([^"]*\)".*/\1/p' <<<"$chal")
+    [[ -n $REALM && -n $SERVICE ]] || fail "no realm/service in [$chal]"
+}
+granted() { # JWT: its non-empty grants as name=action,action lines
+    jwt_payload "$1" | jq -r '.access[]?|select((.actions|length)>0)|"\(.name)=\(.actions|sort|join(","))"' | sort | paste -sd' '
+}
+
+c_token_endpoint() {
+    local tok code h layer
+    read_challenge
+    # alice: what she asks for and may have, nothing else (never an error for asking more)
+    acurl -f -u "alice:$ALICE_PASS" -o "$W/tok-alice.json" \
+        "$REALM?service=$SERVICE&scope=repository:alice/private:pull,push&scope=repository:docker/busybox:pull"
+    tok=$(jq -r .token "$W/tok-alice.json")
+    jwt_payload "$tok"; echo
+    assert_eq "$(granted "$tok")" "alice/private=pull,push" "alice's grants"
+    assert_eq "$(jwt_payload "$tok" | jq -r '[.iss, .sub, .aud]|join(" ")')" "berth alice $SERVICE" "iss sub aud"
+    assert_eq "$(http_code -H "Authorization: Bearer $tok" -H "Accept: $ACCEPT_ALL" "$U/v2/alice/private/manifests/v1")" 200 \
+        "GET alice/private manifest with alice's token"
+    echo "$tok" >"$W/state/alice_token"
+    # the token on a repository it does not name, which alice may read: 401 insufficient_scope
+    h=$(acurl -D - -o /dev/null -H "Authorization: Bearer $tok" -H "Accept: $ACCEPT_ALL" "$U/v2/alice/public/manifests/v1" | tr -d '\r')
+    printf '%s\n' "$h"
+    assert_eq "$(awk 'NR==1{print $2}' <<<"$h")" 401 "alice/public with a token for alice/private"
+    assert_contains "$h" 'error="insufficient_scope"' "challenge"
+    assert_contains "$h" 'scope="repository:alice/public:pull"' "challenge"
+    # anonymous: the public repository only; the private one answers 401
+    acurl -f -o "$W/tok-anon.json" "$REALM?service=$SERVICE&scope=repository:alice/private:pull&scope=repository:alice/public:pull,push"
+    tok=$(jq -r .token "$W/tok-anon.json")
+    assert_eq "$(granted "$tok")" "alice/public=pull" "anonymous grants"
+    assert_eq "$(http_code -H "Authorization: Bearer $tok" -H "Accept: $ACCEPT_ALL" "$U/v2/alice/private/manifests/v1")" 401 \
+        "GET alice/private manifest with an anonymous token"
+    # bob: nothing on alice/private, and a 404 as if it did not exist
+    acurl -f -u "bob:$BOB_PASS" -o "$W/tok-bob.json" "$REALM?service=$SERVICE&scope=repository:alice/private:pull"
+    tok=$(jq -r .token "$W/tok-bob.json")
+    assert_eq "$(granted "$tok")" "" "bob's grants on alice/private"
+    code=$(http_code -H "Authorization: Bearer $tok" -H "Accept: $ACCEPT_ALL" "$U/v2/alice/private/manifests/v1")
+    assert_eq "$code $(jq -r '.errors[0].code' "$W/http.body")" "404 NAME_UNKNOWN" "GET alice/private manifest with bob's token"
+    # refusals of the endpoint itself
+    assert_eq "$(http_code -u "alice:wrong-password" "$REALM?service=$SERVICE&scope=repository:alice/private:pull")" 401 "token, wrong password"
+    assert_eq "$(http_code -u "alice:$ALICE_PASS" "$REALM?service=not-$SERVICE&scope=repository:alice/private:pull")" 400 "token, wrong service"
+    # cross-repository mount from a repository the caller may not read: no mount, a plain upload (202)
+    layer=$(hcurl -f -H "Accept: $ACCEPT_ALL" "$U/v2/alice/private/manifests/v1" | jq -r '.layers[-1].digest')
+    code=$(http_code -u "bob:$BOB_PASS" -X POST "$U/v2/bob/mounted/blobs/uploads/?mount=$layer&from=alice/private")
+    assert_eq "$code" 202 "bob: POST upload with mount from alice/private"
+    assert_eq "$(http_code -u "bob:$BOB_PASS" -I "$U/v2/bob/mounted/blobs/$layer")" 404 "the blob in bob/mounted"
+}
+
+c_restart_accounts() {
+    local list
+    assert_eq "$(stat -c %a "$W/data/token-signing-key.der")" 600 "mode of token-signing-key.der"
+    # a token issued before the restart is still valid (the signing key is kept)
+    assert_eq "$(http_code -H "Authorization: Bearer $(cat "$W/state/alice_token")" -H "Accept: $ACCEPT_ALL" \
+        "$U/v2/alice/private/manifests/v1")" 200 "alice's token from before the restart"
+    assert_eq "$(http_code -u "alice:$ALICE_PASS" "$U/v2/alice/private/tags/list")" 200 "alice's password"
+    assert_eq "$(http_code -u "alice:$(cat "$W/state/pat_read")" "$U/v2/alice/private/tags/list")" 200 "alice's read PAT"
+    if [[ -f $W/state/robot_pushed ]]; then # else the org check failed already
+        assert_eq "$(http_code -u "acme+ci:$(cat "$W/state/robot_token")" "$U/v2/acme/app/tags/list")" 200 "the robot's token"
+    fi
+    assert_eq "$(http_code -u "bob:$BOB_PASS" "$U/v2/alice/private/tags/list")" 404 "bob on alice/private"
+    assert_eq "$(http_code -H "Accept: $ACCEPT_ALL" "$U/v2/alice/public/manifests/v1")" 200 "anonymous GET of the public repository"
+    list=$(env -u BERTH_BIN "$BERTH_BIN" user list --data-dir "$W/data")
+    printf '%s\n' "$list"
+    grep -qxP 'acme\+ci\trobot' <<<"$list" || fail "berth user list lacks acme+ci<TAB>robot"
+}
+
 # ------------------------------------------------------------ run them ---
 start_dockerd
 run_check "registry: GET /v2/ answers with API version header" c_v2_base
+run_check "auth: anonymous GET /v2/ gets 401 and a challenge; wrong password 401; admin 200" c_auth_base
 run_check "docker: engine starts (vfs, private sockets)" c_docker_engine
+run_check "login: docker, podman, skopeo, buildah log in as admin" c_login_admin
 run_check "docker: build FROM scratch (DOCKER_BUILDKIT=0)" c_docker_build
 run_check "docker: push with two tags (same digest, tags/list)" c_docker_push_two_tags
 run_check "docker: rmi, pull by tag, run --network none" c_docker_pull_run
@@ -781,8 +1183,19 @@ run_check "containerd: ctr images pull --all-platforms of Docker manifest list" 
 run_check "containerd: ctr images push --plain-http" c_ctr_push
 run_check "http: /v2/_catalog lists every pushed repository" c_http_catalog
 run_check "http: blobs and manifests match their digests" c_http_blobs
+run_check "accounts: alice (berth user add while serving / htpasswd), bob (POST /api/v1/users)" c_accounts
+run_check "docker login: wrong password refused, right password accepted" c_docker_login
+run_check "docker: alice pushes to her namespace; after logout, pull and push of it are refused" c_docker_own_namespace
+berth_check "visibility: PATCH makes alice/public public; anonymous docker pull and skopeo copy work" c_public_repo
+berth_check "second user: bob cannot push into alice's namespace (denied) nor pull her private repo" c_second_user
+berth_check "PAT: read-write token as docker password pushes; read token pulls, push denied; deleted token fails" c_pat
+berth_check "org: robot acme+ci logs in with docker, pushes to acme/ once its team has write" c_org_robot
+run_check "podman login/logout, skopeo login/logout; inspect of a private repo fails after logout" c_podman_skopeo_login
+run_check "containerd: ctr pull --user of a private repo; without or with wrong credentials refused" c_ctr_user
+berth_check "token endpoint: grants, insufficient_scope, 404 for strangers, no mount without read" c_token_endpoint
 restart_registry
 run_check "registry: SIGTERM stops it cleanly; restarted on the same data, content is served" c_restart
+berth_check "accounts, PATs, robot token, pre-restart access token and visibility survive the restart" c_restart_accounts
 
 say ""
 if ((FAIL)); then

@@ -43,6 +43,10 @@ pub struct Claims {
     pub iat: i64,
     pub jti: String,
     pub access: Vec<AccessEntry>,
+    /// Set when the token was issued to a personal access token: its scope (`read`, ...), which
+    /// limits what the live decision may grant this caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pat_scope: Option<String>,
 }
 
 impl Claims {
@@ -142,6 +146,7 @@ mod tests {
                 AccessEntry::grant(&scope, Actions::PULL_PUSH),
                 AccessEntry::grant(&Scope::Catalog, Actions::ALL),
             ],
+            pat_scope: None,
         }
     }
 

@@ -17,8 +17,24 @@ pub struct Caller {
     pub claims: Option<Claims>,
 }
 
-/// The credentials of a request (`None` when it carries none).
-pub async fn authenticate(app: &AppState, headers: &HeaderMap, client: Option<IpAddr>) -> Result<Caller, ApiError> {
+/// The scope a 401 for `access` names in its challenge, so that clients know which token to get.
+pub fn challenge_scope(access: &Access) -> Option<String> {
+    match access {
+        Access::None => None,
+        Access::Catalog => Some("registry:catalog:*".into()),
+        Access::Pull(n) => Some(scope_for(n, Action::Pull)),
+        Access::Push(n) => Some(scope_for(n, Action::Push)),
+        Access::Delete(n) => Some(scope_for(n, Action::Delete)),
+    }
+}
+
+/// The credentials of a request (`None` when it carries none). A refusal's challenge names `scope`.
+pub async fn authenticate(
+    app: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+    scope: Option<String>,
+) -> Result<Caller, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return Ok(Caller::default());
     };
@@ -26,15 +42,30 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap, client: Option<Ip
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("basic") {
-        let (user, pass) =
-            basic_credentials(rest).ok_or_else(|| challenge(app, headers, None, "malformed Basic credentials"))?;
-        let subject = accounts.login(&user, &pass, client).await.map_err(|e| account_error(app, headers, e))?;
+        let (user, pass) = basic_credentials(rest)
+            .ok_or_else(|| challenge(app, headers, scope.clone(), "malformed Basic credentials"))?;
+        let subject = accounts.login(&user, &pass, client).await.map_err(|e| refused(app, headers, scope, None, e))?;
         Ok(Caller { subject, claims: None })
     } else if scheme.eq_ignore_ascii_case("bearer") {
-        let (subject, claims) = accounts.bearer(rest).await.map_err(|e| account_error(app, headers, e))?;
+        let (subject, claims) =
+            accounts.bearer(rest).await.map_err(|e| refused(app, headers, scope, Some("invalid_token"), e))?;
         Ok(Caller { subject, claims: Some(claims) })
     } else {
-        Err(challenge(app, headers, None, "unsupported authorization scheme"))
+        Err(challenge(app, headers, scope, "unsupported authorization scheme"))
+    }
+}
+
+/// Renders a failed authentication, with the challenge naming `scope`.
+fn refused(
+    app: &AppState,
+    headers: &HeaderMap,
+    scope: Option<String>,
+    error: Option<&str>,
+    e: AccountError,
+) -> ApiError {
+    match e {
+        AccountError::BadCredentials(m) => challenge_with(app, headers, scope, error, &m),
+        other => account_error(app, headers, other),
     }
 }
 
@@ -166,6 +197,12 @@ pub async fn decide(app: &AppState, headers: &HeaderMap, caller: &Caller, access
         // Exactly what a repository that does not exist gets: its existence is not revealed.
         Err(ApiError::code(ErrorCode::NameUnknown))
     } else {
-        Err(ApiError::code(ErrorCode::Denied))
+        // A message and detail of its own: docker retries a DENIED that carries only its default text.
+        let what = if action == Action::Push { "push to" } else { "delete in" };
+        Err(ApiError::new(
+            ErrorCode::Denied,
+            format!("requested access to the resource is denied: you may not {what} {name}"),
+        )
+        .detail(serde_json::json!({ "name": name.as_str(), "action": action.as_str() })))
     }
 }

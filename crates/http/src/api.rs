@@ -79,7 +79,7 @@ async fn caller(
     ip: Option<std::net::IpAddr>,
     anonymous_ok: bool,
 ) -> Result<Subject> {
-    let c = authenticate(app, headers, ip).await.map_err(|mut e| {
+    let c = authenticate(app, headers, ip, None).await.map_err(|mut e| {
         if e.code == berth_oci::ErrorCode::Unauthorized {
             e.headers.retain(|(n, _)| n != "www-authenticate");
             e = e.header("www-authenticate", "Basic realm=\"berth\"");

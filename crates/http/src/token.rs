@@ -77,12 +77,12 @@ pub async fn get_token(
 ) -> Result<Response, ApiError> {
     let p = params(uri.query().unwrap_or(""));
     check_service(&app, &p)?;
-    let subject = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    let (subject, via) = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         Some(v) if v.len() > 6 && v[..6].eq_ignore_ascii_case("basic ") => {
             let (user, pass) = basic_credentials(&v[6..]).ok_or_else(|| {
                 token_error(&app, &headers, AccountError::BadCredentials("malformed Basic credentials".into()))
             })?;
-            app.accounts.login(&user, &pass, ip).await.map_err(|e| token_error(&app, &headers, e))?
+            app.accounts.login_with_token(&user, &pass, ip).await.map_err(|e| token_error(&app, &headers, e))?
         }
         Some(_) => {
             return Err(token_error(
@@ -91,10 +91,11 @@ pub async fn get_token(
                 AccountError::BadCredentials("the token endpoint takes Basic credentials".into()),
             ))
         }
-        None => Subject::Anonymous,
+        None => (Subject::Anonymous, None),
     };
     let offline = get(&p, "offline_token") == Some("true") && !subject.is_anonymous();
-    let grant = app.accounts.issue(&subject, &scopes(&p), offline).await.map_err(|e| token_error(&app, &headers, e))?;
+    let grant =
+        app.accounts.issue(&subject, &scopes(&p), offline, via).await.map_err(|e| token_error(&app, &headers, e))?;
     Ok(ok_json(grant_json(&grant, false)))
 }
 
@@ -106,16 +107,17 @@ pub async fn post_token(
 ) -> Result<Response, ApiError> {
     let p = params(&String::from_utf8_lossy(&body));
     check_service(&app, &p)?;
-    let (subject, offline, keep_refresh) = match get(&p, "grant_type") {
+    let (subject, offline, keep_refresh, via) = match get(&p, "grant_type") {
         Some("password") => {
             let (u, pw) = (get(&p, "username").unwrap_or(""), get(&p, "password").unwrap_or(""));
-            let s = app.accounts.login(u, pw, ip).await.map_err(|e| token_error(&app, &headers, e))?;
-            (s, get(&p, "access_type") == Some("offline"), None)
+            let (s, via) =
+                app.accounts.login_with_token(u, pw, ip).await.map_err(|e| token_error(&app, &headers, e))?;
+            (s, get(&p, "access_type") == Some("offline"), None, via)
         }
         Some("refresh_token") => {
             let rt = get(&p, "refresh_token").unwrap_or("");
             let s = app.accounts.refresh(rt).await.map_err(|e| token_error(&app, &headers, e))?;
-            (s, false, Some(rt.to_owned()))
+            (s, false, Some(rt.to_owned()), None)
         }
         other => {
             return Err(ApiError::new(
@@ -125,7 +127,7 @@ pub async fn post_token(
         }
     };
     let mut grant =
-        app.accounts.issue(&subject, &scopes(&p), offline).await.map_err(|e| token_error(&app, &headers, e))?;
+        app.accounts.issue(&subject, &scopes(&p), offline, via).await.map_err(|e| token_error(&app, &headers, e))?;
     if grant.refresh_token.is_none() {
         grant.refresh_token = keep_refresh;
     }

@@ -44,7 +44,7 @@ async fn handle(app: AppState, ip: Option<std::net::IpAddr>, req: Request) -> Re
         }
         e => ApiError::from(e),
     })?;
-    let who = access::authenticate(&app, req.headers(), ip).await?;
+    let who = access::authenticate(&app, req.headers(), ip, access::challenge_scope(&endpoint.access())).await?;
     access::decide(&app, req.headers(), &who, &endpoint.access()).await?;
     let query = Query::parse(req.uri().query());
     let reg = &app.registry;

@@ -150,9 +150,18 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     async fn list_access_tokens(&self, account_id: i64) -> Result<Vec<AccessToken>>;
     async fn delete_access_token(&self, account_id: i64, id: i64) -> Result<bool>;
 
-    async fn create_refresh_token(&self, hash: &str, account_id: i64, expires_at: i64) -> Result<()>;
-    /// The account a refresh token belongs to, with its expiry.
-    async fn refresh_token(&self, hash: &str) -> Result<Option<(i64, i64)>>;
+    /// Stores a refresh token; `access_token_id` names the personal access token (or robot token) it
+    /// was obtained with, whose scope it keeps and with which it is deleted.
+    async fn create_refresh_token(
+        &self,
+        hash: &str,
+        account_id: i64,
+        expires_at: i64,
+        access_token_id: Option<i64>,
+    ) -> Result<()>;
+    /// The account a refresh token belongs to, its expiry and the token it was obtained with.
+    async fn refresh_token(&self, hash: &str) -> Result<Option<(i64, i64, Option<i64>)>>;
+    async fn access_token_by_id(&self, id: i64) -> Result<Option<AccessToken>>;
     async fn delete_refresh_token(&self, hash: &str) -> Result<bool>;
     async fn delete_refresh_tokens_of(&self, account_id: i64) -> Result<()>;
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<()>;

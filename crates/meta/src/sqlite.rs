@@ -134,6 +134,9 @@ CREATE TABLE revoked_tokens (
     expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    r#"
+ALTER TABLE refresh_tokens ADD COLUMN access_token_id INTEGER REFERENCES access_tokens(id) ON DELETE CASCADE;
+"#,
 ];
 
 const READERS: usize = 4;

@@ -253,24 +253,42 @@ impl AccountStore for SqliteMeta {
         .await
     }
 
-    async fn create_refresh_token(&self, hash: &str, account_id: i64, expires_at: i64) -> Result<()> {
+    async fn create_refresh_token(
+        &self,
+        hash: &str,
+        account_id: i64,
+        expires_at: i64,
+        access_token_id: Option<i64>,
+    ) -> Result<()> {
         let hash = hash.to_owned();
         self.write(move |c| {
             c.prepare_cached(
-                "INSERT INTO refresh_tokens (hash, account_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO refresh_tokens (hash, account_id, expires_at, created_at, access_token_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![hash, account_id, expires_at, crate::now()])?;
+            .execute(params![hash, account_id, expires_at, crate::now(), access_token_id])?;
             Ok(())
         })
         .await
     }
 
-    async fn refresh_token(&self, hash: &str) -> Result<Option<(i64, i64)>> {
+    async fn refresh_token(&self, hash: &str) -> Result<Option<(i64, i64, Option<i64>)>> {
         let hash = hash.to_owned();
         self.read(move |c| {
-            Ok(c.prepare_cached("SELECT account_id, expires_at FROM refresh_tokens WHERE hash = ?1")?
-                .query_row([hash], |r| Ok((r.get(0)?, r.get(1)?)))
+            Ok(c.prepare_cached("SELECT account_id, expires_at, access_token_id FROM refresh_tokens WHERE hash = ?1")?
+                .query_row([hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?)
+        })
+        .await
+    }
+
+    async fn access_token_by_id(&self, id: i64) -> Result<Option<AccessToken>> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT id, account_id, name, scope, expires_at, created_at, last_used_at FROM access_tokens WHERE id = ?1",
+            )?
+            .query_row([id], access_token)
+            .optional()?)
         })
         .await
     }

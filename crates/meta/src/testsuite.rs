@@ -185,8 +185,16 @@ pub async fn run_accounts<S: MetaStore + AccountStore>(m: &S) {
     assert!(!m.delete_access_token(bob.id, t.id).await.unwrap(), "only the owner's tokens");
     assert!(m.delete_access_token(alice.id, t.id).await.unwrap());
     assert!(m.access_token_by_hash("hash-1").await.unwrap().is_none());
-    m.create_refresh_token("r-1", alice.id, crate::now() + 60).await.unwrap();
+    m.create_refresh_token("r-1", alice.id, crate::now() + 60, None).await.unwrap();
     assert_eq!(m.refresh_token("r-1").await.unwrap().map(|r| r.0), Some(alice.id));
+    // A refresh token obtained with a personal access token goes with it.
+    let pat = m.create_access_token(alice.id, "rw", "hash-2", PatScope::ReadWrite, None).await.unwrap();
+    m.create_refresh_token("r-2", alice.id, crate::now() + 60, Some(pat.id)).await.unwrap();
+    assert_eq!(m.refresh_token("r-2").await.unwrap().map(|r| r.2), Some(Some(pat.id)));
+    assert_eq!(m.access_token_by_id(pat.id).await.unwrap().map(|t| t.scope), Some(PatScope::ReadWrite));
+    assert!(m.delete_access_token(alice.id, pat.id).await.unwrap());
+    assert!(m.refresh_token("r-2").await.unwrap().is_none());
+    assert!(m.access_token_by_id(pat.id).await.unwrap().is_none());
     m.delete_refresh_tokens_of(alice.id).await.unwrap();
     assert!(m.refresh_token("r-1").await.unwrap().is_none());
     m.revoke_access_token("jti-1", crate::now() + 60).await.unwrap();

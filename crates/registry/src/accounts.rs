@@ -154,6 +154,16 @@ impl Accounts {
 
     /// Checks a name and a password, personal access token or robot token.
     pub async fn login(&self, name: &str, password: &str, client: Option<IpAddr>) -> Result<Subject> {
+        Ok(self.login_with_token(name, password, client).await?.0)
+    }
+
+    /// Like [`Accounts::login`], also naming the personal access token or robot token used, if any.
+    pub async fn login_with_token(
+        &self,
+        name: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(Subject, Option<i64>)> {
         let account_key = format!("account:{name}");
         let address_key = client.map(|ip| format!("address:{ip}"));
         for key in std::iter::once(&account_key).chain(address_key.as_ref()) {
@@ -175,7 +185,7 @@ impl Accounts {
         result
     }
 
-    async fn check_credentials(&self, name: &str, password: &str) -> Result<Subject> {
+    async fn check_credentials(&self, name: &str, password: &str) -> Result<(Subject, Option<i64>)> {
         let bad = || AccountError::BadCredentials("incorrect username or password".into());
         if looks_like_token(password) {
             let Some((token, account)) = self.store().access_token_by_hash(&token_hash(password)).await? else {
@@ -185,7 +195,7 @@ impl Accounts {
                 return Err(bad());
             }
             let scope = (account.kind == AccountKind::User).then_some(token.scope);
-            return Ok(subject_of(&account, scope));
+            return Ok((subject_of(&account, scope), Some(token.id)));
         }
         let account = self.store().account_by_name(name).await?.filter(|a| a.kind == AccountKind::User);
         let phc = account.as_ref().and_then(|a| a.password_hash.clone());
@@ -193,7 +203,7 @@ impl Accounts {
         if let Some(phc) = &phc {
             let cached = self.inner.verified.lock().unwrap_or_else(|p| p.into_inner()).get(&key) == Some(phc);
             if cached {
-                return account.as_ref().map(|a| subject_of(a, None)).ok_or_else(bad);
+                return account.as_ref().map(|a| (subject_of(a, None), None)).ok_or_else(bad);
             }
         }
         let (pw, against) = (password.to_owned(), phc.clone().unwrap_or_else(|| secret::dummy_hash().to_owned()));
@@ -207,7 +217,7 @@ impl Accounts {
                     cache.clear();
                 }
                 cache.insert(key, phc);
-                Ok(subject_of(&a, None))
+                Ok((subject_of(&a, None), None))
             }
             _ => Err(bad()),
         }
@@ -234,7 +244,8 @@ impl Accounts {
         if claims.iat <= account.tokens_not_before {
             return Err(AccountError::BadCredentials("the token was revoked".into()));
         }
-        Ok((subject_of(&account, None), claims))
+        let scope = claims.pat_scope.as_deref().and_then(PatScope::parse);
+        Ok((subject_of(&account, scope), claims))
     }
 
     // ---- the access decision ----
@@ -276,8 +287,15 @@ impl Accounts {
 
     // ---- the token service ----
 
-    /// Issues an access token carrying the requested actions that are allowed.
-    pub async fn issue(&self, subject: &Subject, scopes: &[Scope], offline: bool) -> Result<TokenGrant> {
+    /// Issues an access token carrying the requested actions that are allowed. With `offline`, also a
+    /// refresh token, tied to `via_token` (the personal access token or robot token used) if any.
+    pub async fn issue(
+        &self,
+        subject: &Subject,
+        scopes: &[Scope],
+        offline: bool,
+        via_token: Option<i64>,
+    ) -> Result<TokenGrant> {
         let mut access = Vec::new();
         let mut granted_scopes = Vec::new();
         for s in scopes {
@@ -306,13 +324,17 @@ impl Accounts {
             iat: now,
             jti: secret::random_hex(16),
             access,
+            pat_scope: match subject {
+                Subject::Account { scope: Some(s), .. } => Some(s.as_str().to_owned()),
+                _ => None,
+            },
         };
         let token = self.inner.keys.sign(&claims).map_err(|e| AccountError::Internal(e.to_string()))?;
         let refresh_token = match (offline, subject.id()) {
             (true, Some(id)) => {
                 let rt = secret::new_token();
                 let exp = now + self.inner.config.refresh_token_ttl.as_secs() as i64;
-                self.store().create_refresh_token(&token_hash(&rt), id, exp).await?;
+                self.store().create_refresh_token(&token_hash(&rt), id, exp, via_token).await?;
                 Some(rt)
             }
             _ => None,
@@ -320,15 +342,26 @@ impl Accounts {
         Ok(TokenGrant { token, expires_in: ttl, issued_at: now, refresh_token, scopes: granted_scopes })
     }
 
-    /// The subject a refresh token stands for.
+    /// The subject a refresh token stands for, with the scope of the token it was obtained with.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Subject> {
         let bad = || AccountError::BadCredentials("invalid refresh token".into());
-        let (account_id, exp) = self.store().refresh_token(&token_hash(refresh_token)).await?.ok_or_else(bad)?;
-        if exp <= berth_meta::now() {
+        let (account_id, exp, via) = self.store().refresh_token(&token_hash(refresh_token)).await?.ok_or_else(bad)?;
+        let now = berth_meta::now();
+        if exp <= now {
             return Err(bad());
         }
         let a = self.store().account_by_id(account_id).await?.ok_or_else(bad)?;
-        Ok(subject_of(&a, None))
+        let scope = match via {
+            None => None,
+            Some(id) => {
+                let t = self.store().access_token_by_id(id).await?.ok_or_else(bad)?;
+                if t.expires_at.is_some_and(|e| e <= now) {
+                    return Err(bad());
+                }
+                (a.kind == AccountKind::User).then_some(t.scope)
+            }
+        };
+        Ok(subject_of(&a, scope))
     }
 
     /// Revokes one access token or refresh token (unknown ones are ignored).

@@ -107,7 +107,7 @@ pub fn artifact_manifest(
 }
 
 /// Monolithic upload (`POST ?digest=`), asserting 201. Returns the digest.
-pub async fn push_blob(s: &Server, repo: &str, content: &[u8]) -> String {
+pub async fn push_blob(s: &impl Http, repo: &str, content: &[u8]) -> String {
     let d = sha256(content);
     let r = s
         .post(&format!("/v2/{repo}/blobs/uploads/?digest={d}"))
@@ -121,7 +121,7 @@ pub async fn push_blob(s: &Server, repo: &str, content: &[u8]) -> String {
     d
 }
 
-pub async fn put_manifest(s: &Server, repo: &str, reference: &str, media_type: &str, body: &[u8]) -> Response {
+pub async fn put_manifest(s: &impl Http, repo: &str, reference: &str, media_type: &str, body: &[u8]) -> Response {
     s.put(&format!("/v2/{repo}/manifests/{reference}"))
         .header("content-type", media_type)
         .body(body.to_vec())
@@ -131,7 +131,7 @@ pub async fn put_manifest(s: &Server, repo: &str, reference: &str, media_type: &
 }
 
 /// Pushes a manifest and asserts 201 with the contract's headers. Returns the response.
-pub async fn push_manifest(s: &Server, repo: &str, reference: &str, media_type: &str, body: &[u8]) -> Response {
+pub async fn push_manifest(s: &impl Http, repo: &str, reference: &str, media_type: &str, body: &[u8]) -> Response {
     let r = put_manifest(s, repo, reference, media_type, body).await;
     let r = expect_status(r, 201).await;
     let d = sha256(body);
@@ -151,7 +151,7 @@ pub struct Image {
 
 /// Uploads a config and two layers and pushes an OCI image manifest under `reference`
 /// (a tag, or "" to push by digest).
-pub async fn push_image(s: &Server, repo: &str, reference: &str, seed: u64) -> Image {
+pub async fn push_image(s: &impl Http, repo: &str, reference: &str, seed: u64) -> Image {
     let config = config_blob(seed);
     let layers = vec![bytes_of(seed, 1000 + (seed % 512) as usize), bytes_of(seed ^ 0xABCD, 3000)];
     push_blob(s, repo, &config).await;
@@ -166,7 +166,7 @@ pub async fn push_image(s: &Server, repo: &str, reference: &str, seed: u64) -> I
 }
 
 /// Same, Docker schema 2.
-pub async fn push_docker_image(s: &Server, repo: &str, reference: &str, seed: u64) -> Image {
+pub async fn push_docker_image(s: &impl Http, repo: &str, reference: &str, seed: u64) -> Image {
     let config = config_blob(seed);
     let layers = vec![bytes_of(seed, 700)];
     push_blob(s, repo, &config).await;
@@ -179,7 +179,7 @@ pub async fn push_docker_image(s: &Server, repo: &str, reference: &str, seed: u6
 }
 
 /// Starts an upload session; returns (Location, UUID).
-pub async fn start_upload(s: &Server, repo: &str) -> (String, String) {
+pub async fn start_upload(s: &impl Http, repo: &str) -> (String, String) {
     let r = s.post(&format!("/v2/{repo}/blobs/uploads/")).body(Vec::new()).send().await.unwrap();
     let r = expect_status(r, 202).await;
     let uuid = must_header(&r, "docker-upload-uuid");
@@ -190,7 +190,7 @@ pub async fn start_upload(s: &Server, repo: &str) -> (String, String) {
 }
 
 /// One chunk with Content-Range; asserts 202 and the Range answer. Returns the new Location.
-pub async fn patch_chunk(s: &Server, loc: &str, start: usize, chunk: &[u8]) -> String {
+pub async fn patch_chunk(s: &impl Http, loc: &str, start: usize, chunk: &[u8]) -> String {
     let end = start + chunk.len() - 1;
     let r = s
         .patch(loc)
@@ -207,7 +207,7 @@ pub async fn patch_chunk(s: &Server, loc: &str, start: usize, chunk: &[u8]) -> S
 }
 
 /// Closes a session with `PUT ?digest=` and no body; asserts 201.
-pub async fn finish_upload(s: &Server, repo: &str, loc: &str, digest: &str) {
+pub async fn finish_upload(s: &impl Http, repo: &str, loc: &str, digest: &str) {
     let r = s.put(&with_query(loc, &format!("digest={digest}"))).body(Vec::new()).send().await.unwrap();
     let r = expect_status(r, 201).await;
     assert_eq!(location(&r), format!("/v2/{repo}/blobs/{digest}"));
@@ -215,7 +215,7 @@ pub async fn finish_upload(s: &Server, repo: &str, loc: &str, digest: &str) {
 }
 
 /// GETs a blob and asserts it is byte-identical.
-pub async fn assert_blob(s: &Server, repo: &str, content: &[u8]) {
+pub async fn assert_blob(s: &impl Http, repo: &str, content: &[u8]) {
     let d = sha256(content);
     let r = s.get(&format!("/v2/{repo}/blobs/{d}")).send().await.unwrap();
     let r = expect_status(r, 200).await;
@@ -224,14 +224,14 @@ pub async fn assert_blob(s: &Server, repo: &str, content: &[u8]) {
     assert!(b == content, "blob {d} in {repo}: {} bytes back, {} pushed (content differs)", b.len(), content.len());
 }
 
-pub async fn assert_blob_unknown(s: &Server, repo: &str, digest: &str) {
+pub async fn assert_blob_unknown(s: &impl Http, repo: &str, digest: &str) {
     let r = s.get(&format!("/v2/{repo}/blobs/{digest}")).send().await.unwrap();
     expect_error(r, 404, "BLOB_UNKNOWN").await;
     let r = s.head(&format!("/v2/{repo}/blobs/{digest}")).send().await.unwrap();
     expect_status(r, 404).await;
 }
 
-pub async fn tags_of(s: &Server, repo: &str) -> Vec<String> {
+pub async fn tags_of(s: &impl Http, repo: &str) -> Vec<String> {
     let r = s.get(&format!("/v2/{repo}/tags/list")).send().await.unwrap();
     let r = expect_status(r, 200).await;
     let v = body_json(r).await;
@@ -244,7 +244,7 @@ pub async fn tags_of(s: &Server, repo: &str) -> Vec<String> {
         .collect()
 }
 
-pub async fn catalog(s: &Server) -> Vec<String> {
+pub async fn catalog(s: &impl Http) -> Vec<String> {
     let r = s.get("/v2/_catalog").send().await.unwrap();
     let r = expect_status(r, 200).await;
     let v = body_json(r).await;

@@ -2,6 +2,11 @@
 //!
 //! A [`Server`] owns one child process, its data directory (a temp dir unless given) and a work
 //! directory (its cwd, plus one stderr log per start). Drop sends SIGTERM and waits.
+//!
+//! Accounts are on by default in berth (docs/access.md). The protocol tests exercise the registry
+//! itself, so a [`ServerBuilder`] starts `berth serve --no-auth` unless told [`ServerBuilder::auth`].
+//! Either way `BERTH_ADMIN_PASSWORD` is set to [`ADMIN_PASSWORD`] (unless
+//! [`ServerBuilder::generated_admin_password`]), so the first start prints no password line.
 
 #![allow(dead_code)]
 
@@ -20,6 +25,39 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub const API_VERSION: &str = "registry/2.0";
+
+/// The password of the `admin` account on servers the harness starts (`BERTH_ADMIN_PASSWORD`).
+pub const ADMIN_PASSWORD: &str = "admin-test-password";
+
+/// Anything that builds requests against a running server: the [`Server`] itself (no credentials)
+/// or a caller with credentials. The fixtures take `&impl Http`.
+pub trait Http {
+    fn req(&self, method: Method, path: &str) -> RequestBuilder;
+    fn get(&self, path: &str) -> RequestBuilder {
+        self.req(Method::GET, path)
+    }
+    fn head(&self, path: &str) -> RequestBuilder {
+        self.req(Method::HEAD, path)
+    }
+    fn put(&self, path: &str) -> RequestBuilder {
+        self.req(Method::PUT, path)
+    }
+    fn post(&self, path: &str) -> RequestBuilder {
+        self.req(Method::POST, path)
+    }
+    fn patch(&self, path: &str) -> RequestBuilder {
+        self.req(Method::PATCH, path)
+    }
+    fn delete(&self, path: &str) -> RequestBuilder {
+        self.req(Method::DELETE, path)
+    }
+}
+
+impl Http for Server {
+    fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        Server::req(self, method, path)
+    }
+}
 
 /// The binary under test: `$BERTH_BIN` if set, else the one cargo built for this test.
 pub fn berth_bin() -> PathBuf {
@@ -57,13 +95,27 @@ pub struct ServerBuilder {
     envs: Vec<(String, String)>,
     data_dir: Option<PathBuf>,
     bare: bool,
+    auth: bool,
+    generated_admin_password: bool,
 }
 
 impl ServerBuilder {
     /// Do not add `--listen 127.0.0.1:0 --data-dir <dir>`: the test's args/env/config decide.
-    /// The listening line must still appear.
+    /// The listening line must still appear. (`--no-auth` is still added unless [`Self::auth`].)
     pub fn bare(mut self) -> Self {
         self.bare = true;
+        self
+    }
+    /// Start in berth's default mode, accounts and access control on (no `--no-auth`), with
+    /// `BERTH_ADMIN_PASSWORD` = [`ADMIN_PASSWORD`].
+    pub fn auth(mut self) -> Self {
+        self.auth = true;
+        self
+    }
+    /// Accounts on and no `BERTH_ADMIN_PASSWORD`: a first start generates and prints the password.
+    pub fn generated_admin_password(mut self) -> Self {
+        self.auth = true;
+        self.generated_admin_password = true;
         self
     }
     pub fn arg(mut self, a: impl Into<String>) -> Self {
@@ -97,6 +149,9 @@ impl ServerBuilder {
             args: self.args,
             envs: self.envs,
             bare: self.bare,
+            auth: self.auth,
+            generated_admin_password: self.generated_admin_password,
+            printed_admin_password: None,
             stdout_lines: Arc::new(Mutex::new(Vec::new())),
             starts: 0,
             http: http_client(),
@@ -118,6 +173,10 @@ pub struct Server {
     args: Vec<String>,
     envs: Vec<(String, String)>,
     bare: bool,
+    auth: bool,
+    generated_admin_password: bool,
+    /// The password from an `admin password: ...` line, from whichever start printed it.
+    printed_admin_password: Option<String>,
     stdout_lines: Arc<Mutex<Vec<String>>>,
     starts: u32,
     pub http: reqwest::Client,
@@ -135,6 +194,26 @@ impl Server {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Whether the server runs with accounts on (started without `--no-auth`).
+    pub fn auth_enabled(&self) -> bool {
+        self.auth
+    }
+
+    /// The admin account's password: [`ADMIN_PASSWORD`], or the one a start printed.
+    pub fn admin_password(&self) -> String {
+        if self.generated_admin_password {
+            self.printed_admin_password.clone().expect("no start printed an `admin password: ` line")
+        } else {
+            ADMIN_PASSWORD.to_string()
+        }
+    }
+
+    /// Changes (or adds) an environment variable for the next start.
+    pub fn set_env(&mut self, k: &str, v: &str) {
+        self.envs.retain(|(key, _)| key != k);
+        self.envs.push((k.to_string(), v.to_string()));
     }
 
     /// The process's cwd (also holds the stderr logs).
@@ -169,6 +248,12 @@ impl Server {
         if !self.bare {
             cmd.arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(&self.data_dir);
         }
+        if !self.auth {
+            cmd.arg("--no-auth");
+        }
+        if !self.generated_admin_password {
+            cmd.env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD);
+        }
         cmd.args(&self.args)
             .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(self.work.path())
@@ -180,25 +265,52 @@ impl Server {
         self.stdout_lines = lines.clone();
         let (tx, rx) = mpsc::channel::<String>();
         std::thread::spawn(move || {
-            let mut first = Some(tx);
+            // Sends every line up to and including the listening line (an `admin password:` line
+            // may come first), then only records.
+            let mut tx = Some(tx);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 lines.lock().unwrap().push(line.clone());
-                if let Some(tx) = first.take() {
-                    let _ = tx.send(line);
+                if let Some(t) = tx.as_ref() {
+                    let done = parse_listening_line(&line).is_some();
+                    let _ = t.send(line);
+                    if done {
+                        tx = None;
+                    }
                 }
             }
         });
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait().ok();
-                panic!("berth printed no listening line within 30s (exit {status:?}); stderr:\n{}", self.stderr());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut before = Vec::new();
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) => match parse_listening_line(&l) {
+                    Some(addr) => break addr,
+                    None => {
+                        // Lines before the listening line: only `admin password: ...` is allowed.
+                        if !l.starts_with("admin password: ") || !before.is_empty() {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            panic!("unexpected stdout line before `listening on http://HOST:PORT`: {l:?}");
+                        }
+                        before.push(l);
+                    }
+                },
+                Err(_) => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    panic!(
+                        "berth printed no listening line within 30s (exit {status:?}); stdout so far: {before:?}; stderr:\n{}",
+                        self.stderr()
+                    );
+                }
             }
         };
-        let addr = parse_listening_line(&line)
-            .unwrap_or_else(|| panic!("first stdout line is not `listening on http://HOST:PORT`: {line:?}"));
+        if let Some(p) = before.first().and_then(|l| l.strip_prefix("admin password: ")) {
+            self.printed_admin_password = Some(p.trim().to_string());
+        }
+        let line = format!("listening on http://{addr}");
         assert_ne!(addr.port(), 0, "listening line shows port 0: {line:?}");
         self.addr = addr;
         self.base = format!("http://{addr}");
@@ -341,15 +453,38 @@ pub struct Finished {
 /// Runs `berth <args>` with `envs` in `cwd` and waits up to `limit` for it to exit by itself.
 /// Panics (after killing it) if it is still running: a start error must end the process.
 pub fn run_to_exit(args: &[&str], envs: &[(&str, &str)], cwd: &Path, limit: Duration) -> Finished {
-    let out_path = cwd.join(format!("run-{}.stdout", std::process::id()));
-    let err_path = cwd.join(format!("run-{}.stderr", std::process::id()));
+    run_with_input(args, envs, None, cwd, limit)
+}
+
+/// Same, writing `input` to the process's stdin (then closing it) when given.
+pub fn run_with_input(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    input: Option<&[u8]>,
+    cwd: &Path,
+    limit: Duration,
+) -> Finished {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out_path = cwd.join(format!("run-{}-{n}.stdout", std::process::id()));
+    let err_path = cwd.join(format!("run-{}-{n}.stderr", std::process::id()));
     let mut cmd = berth_command();
     cmd.args(args)
         .envs(envs.iter().copied())
         .current_dir(cwd)
         .stdout(File::create(&out_path).unwrap())
         .stderr(File::create(&err_path).unwrap());
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
     let mut child = cmd.spawn().expect("spawn berth");
+    if let Some(input) = input {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // The process may exit before reading (an error): a broken pipe is not the test's failure.
+        let _ = stdin.write_all(input);
+        drop(stdin);
+    }
     let status = wait_timeout(&mut child, limit);
     let read = |p: &Path| {
         let mut s = String::new();

@@ -10,6 +10,9 @@ use crate::harness::*;
 
 const MIB: usize = 1024 * 1024;
 
+// The harness sets BERTH_ADMIN_PASSWORD, so no `admin password:` line is printed (docs/access.md:
+// only a generated password is printed, and only once). The protocol tests run `--no-auth`;
+// the next test checks the same in the default mode (accounts on).
 #[tokio::test]
 async fn prints_one_listening_line_with_a_real_port_and_exits_0_on_sigterm() {
     let mut s = Server::start();
@@ -24,6 +27,20 @@ async fn prints_one_listening_line_with_a_real_port_and_exits_0_on_sigterm() {
     assert!(st.success(), "SIGTERM exit status {st:?}; stderr:\n{}", s.stderr());
     assert_eq!(s.stdout_lines(), lines, "stdout must hold exactly the one listening line (logs go to stderr)");
     assert_eq!(lines.len(), 1);
+}
+
+#[tokio::test]
+async fn default_mode_with_an_admin_password_prints_one_listening_line_and_asks_for_credentials() {
+    let mut s = Server::builder().auth().start();
+    let lines = s.stdout_lines();
+    assert_eq!(lines.len(), 1, "stdout: {lines:?}");
+    parse_listening_line(&lines[0]).unwrap();
+    // Accounts are on: /v2/ without credentials is a 401 challenge.
+    let r = s.get("/v2/").send().await.unwrap();
+    expect_error(r, 401, "UNAUTHORIZED").await;
+    let st = s.stop();
+    assert!(st.success(), "SIGTERM exit status {st:?}; stderr:\n{}", s.stderr());
+    assert_eq!(s.stdout_lines(), lines, "stdout must hold exactly the one listening line");
 }
 
 #[tokio::test]
