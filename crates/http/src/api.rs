@@ -2,17 +2,18 @@
 //! robots, and repository settings. Each handler authenticates, then calls the domain, which
 //! checks the caller's rights.
 
-use crate::access::{account_error, authenticate};
-use crate::{ApiError, AppState, ClientIp};
+use crate::access::authenticate;
+use crate::{ApiError, AppState};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use berth_auth::{Level, OrgRole, PatScope, Subject, Visibility};
 use berth_meta::{AccessToken, Account, Team};
-use berth_oci::RepoName;
+use berth_oci::{ErrorCode, RepoName};
 use berth_registry::accounts::AccountError;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -43,23 +44,57 @@ pub fn routes() -> Router<AppState> {
 
 // ---- plumbing ----
 
-fn err(app: &AppState, headers: &HeaderMap, e: AccountError) -> ApiError {
-    match e {
-        AccountError::Unauthorized
-        | AccountError::BadCredentials(_)
-        | AccountError::Throttled(_)
-        | AccountError::Internal(_) => {
-            let mut a = account_error(app, headers, e);
-            if a.status.is_none() && a.code == berth_oci::ErrorCode::Unauthorized {
-                a.headers.retain(|(n, _)| n != "www-authenticate");
-                a = a.header("www-authenticate", "Basic realm=\"berth\"");
+/// The JSON API's rendering of a failure: its own codes, and a Basic challenge on 401.
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> ApiError {
+        match e {
+            AccountError::Unauthorized => unauthorized("authentication required".into()),
+            AccountError::BadCredentials(m) => unauthorized(m),
+            AccountError::Throttled(secs) => {
+                ApiError::new(ErrorCode::TooManyRequests, e.to_string()).header("retry-after", secs.to_string())
             }
-            a
+            AccountError::Internal(m) => ApiError::new(ErrorCode::Internal, m),
+            AccountError::Denied(m) => ApiError::api(StatusCode::FORBIDDEN, "DENIED", m),
+            AccountError::NotFound(m) => ApiError::api(StatusCode::NOT_FOUND, "NOT_FOUND", m),
+            AccountError::Invalid(m) => ApiError::api(StatusCode::BAD_REQUEST, "INVALID", m),
+            AccountError::Conflict(m) => ApiError::api(StatusCode::CONFLICT, "CONFLICT", m),
         }
-        AccountError::Denied(m) => ApiError::api(StatusCode::FORBIDDEN, "DENIED", m),
-        AccountError::NotFound(m) => ApiError::api(StatusCode::NOT_FOUND, "NOT_FOUND", m),
-        AccountError::Invalid(m) => ApiError::api(StatusCode::BAD_REQUEST, "INVALID", m),
-        AccountError::Conflict(m) => ApiError::api(StatusCode::CONFLICT, "CONFLICT", m),
+    }
+}
+
+fn unauthorized(message: String) -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized, message).header("www-authenticate", "Basic realm=\"berth\"")
+}
+
+/// The caller of an API request, possibly anonymous.
+struct MaybeWho(Subject);
+
+/// The caller of an API request; anonymous callers are refused with 401.
+struct Who(Subject);
+
+impl FromRequestParts<AppState> for MaybeWho {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self> {
+        let ip = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        match authenticate(app, &parts.headers, ip, None).await {
+            Ok(c) => Ok(MaybeWho(c.subject)),
+            // The API's credentials are Basic (or a bearer token): say so instead of the registry's challenge.
+            Err(e) if e.code == ErrorCode::Unauthorized => Err(unauthorized(e.message)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Who {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self> {
+        let MaybeWho(s) = MaybeWho::from_request_parts(parts, app).await?;
+        if s.is_anonymous() {
+            return Err(AccountError::Unauthorized.into());
+        }
+        Ok(Who(s))
     }
 }
 
@@ -70,26 +105,6 @@ fn invalid(m: impl Into<String>) -> ApiError {
 fn body<T: DeserializeOwned>(b: &Bytes) -> Result<T> {
     let b: &[u8] = if b.is_empty() { b"{}" } else { b };
     serde_json::from_slice(b).map_err(|e| invalid(format!("invalid JSON body: {e}")))
-}
-
-/// The caller; anonymous is allowed only where `anonymous_ok`.
-async fn caller(
-    app: &AppState,
-    headers: &HeaderMap,
-    ip: Option<std::net::IpAddr>,
-    anonymous_ok: bool,
-) -> Result<Subject> {
-    let c = authenticate(app, headers, ip, None).await.map_err(|mut e| {
-        if e.code == berth_oci::ErrorCode::Unauthorized {
-            e.headers.retain(|(n, _)| n != "www-authenticate");
-            e = e.header("www-authenticate", "Basic realm=\"berth\"");
-        }
-        e
-    })?;
-    if c.subject.is_anonymous() && !anonymous_ok {
-        return Err(err(app, headers, AccountError::Unauthorized));
-    }
-    Ok(c.subject)
 }
 
 fn rfc3339(secs: i64) -> String {
@@ -147,37 +162,24 @@ struct NewUser {
     admin: bool,
 }
 
-async fn create_user(State(app): State<AppState>, ClientIp(ip): ClientIp, h: HeaderMap, b: Bytes) -> Result<Response> {
-    let who = caller(&app, &h, ip, true).await?;
+async fn create_user(State(app): State<AppState>, MaybeWho(who): MaybeWho, b: Bytes) -> Result<Response> {
     let u: NewUser = body(&b)?;
-    let a = app
-        .accounts
-        .create_user(Some(&who), &u.username, &u.password, u.email, u.admin)
-        .await
-        .map_err(|e| err(&app, &h, e))?;
+    let a = app.accounts.create_user(Some(&who), &u.username, &u.password, u.email, u.admin).await?;
     Ok(ok(StatusCode::CREATED, user_json(&a)))
 }
 
-async fn list_users(State(app): State<AppState>, ClientIp(ip): ClientIp, h: HeaderMap) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    let list = app.accounts.list_users(&who).await.map_err(|e| err(&app, &h, e))?;
+async fn list_users(State(app): State<AppState>, Who(who): Who) -> Result<Response> {
+    let list = app.accounts.list_users(&who).await?;
     Ok(ok(StatusCode::OK, json!({ "users": list.iter().map(user_json).collect::<Vec<_>>() })))
 }
 
-async fn whoami(State(app): State<AppState>, ClientIp(ip): ClientIp, h: HeaderMap) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    let a = app.accounts.me(&who).await.map_err(|e| err(&app, &h, e))?;
+async fn whoami(State(app): State<AppState>, Who(who): Who) -> Result<Response> {
+    let a = app.accounts.me(&who).await?;
     Ok(ok(StatusCode::OK, user_json(&a)))
 }
 
-async fn get_user(
-    State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
-    Path(name): Path<String>,
-) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    let a = app.accounts.user(&who, &name).await.map_err(|e| err(&app, &h, e))?;
+async fn get_user(State(app): State<AppState>, Who(who): Who, Path(name): Path<String>) -> Result<Response> {
+    let a = app.accounts.user(&who, &name).await?;
     Ok(ok(StatusCode::OK, user_json(&a)))
 }
 
@@ -190,41 +192,23 @@ struct UserPatch {
 
 async fn patch_user(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path(name): Path<String>,
     b: Bytes,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
     let p: UserPatch = body(&b)?;
     let vis = parse_visibility(p.default_visibility.as_deref())?;
-    let a = app
-        .accounts
-        .update_user(&who, &name, p.password.as_deref(), p.email, vis)
-        .await
-        .map_err(|e| err(&app, &h, e))?;
+    let a = app.accounts.update_user(&who, &name, p.password.as_deref(), p.email, vis).await?;
     Ok(ok(StatusCode::OK, user_json(&a)))
 }
 
-async fn delete_user(
-    State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
-    Path(name): Path<String>,
-) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    app.accounts.delete_user(Some(&who), &name).await.map_err(|e| err(&app, &h, e))?;
+async fn delete_user(State(app): State<AppState>, Who(who): Who, Path(name): Path<String>) -> Result<Response> {
+    app.accounts.delete_user(Some(&who), &name).await?;
     Ok(no_content())
 }
 
-async fn revoke_tokens(
-    State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
-    Path(name): Path<String>,
-) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    app.accounts.revoke_all(&who, &name).await.map_err(|e| err(&app, &h, e))?;
+async fn revoke_tokens(State(app): State<AppState>, Who(who): Who, Path(name): Path<String>) -> Result<Response> {
+    app.accounts.revoke_all(&who, &name).await?;
     Ok(no_content())
 }
 
@@ -239,12 +223,10 @@ struct NewPat {
 
 async fn create_token(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path(user): Path<String>,
     b: Bytes,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
     let p: NewPat = body(&b)?;
     let scope = PatScope::parse(&p.scope).ok_or_else(|| invalid("scope must be read, read-write or delete"))?;
     let expires_at = match p.expires_at.as_deref() {
@@ -257,33 +239,25 @@ async fn create_token(
                 .unwrap_or(0),
         ),
     };
-    let t = app.accounts.create_token(&who, &user, &p.name, scope, expires_at).await.map_err(|e| err(&app, &h, e))?;
+    let t = app.accounts.create_token(&who, &user, &p.name, scope, expires_at).await?;
     let mut v = token_json(&t.token);
     v["token"] = t.secret.into();
     Ok(ok(StatusCode::CREATED, v))
 }
 
-async fn list_tokens(
-    State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
-    Path(user): Path<String>,
-) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    let list = app.accounts.list_tokens(&who, &user).await.map_err(|e| err(&app, &h, e))?;
+async fn list_tokens(State(app): State<AppState>, Who(who): Who, Path(user): Path<String>) -> Result<Response> {
+    let list = app.accounts.list_tokens(&who, &user).await?;
     Ok(ok(StatusCode::OK, json!({ "tokens": list.iter().map(token_json).collect::<Vec<_>>() })))
 }
 
 async fn delete_token(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path((user, id)): Path<(String, String)>,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
     let id: i64 =
         id.parse().map_err(|_| ApiError::api(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no token {id}")))?;
-    app.accounts.delete_token(&who, &user, id).await.map_err(|e| err(&app, &h, e))?;
+    app.accounts.delete_token(&who, &user, id).await?;
     Ok(no_content())
 }
 
@@ -307,22 +281,15 @@ fn org_json(o: &Account, teams: Option<&[Team]>) -> Value {
     v
 }
 
-async fn create_org(State(app): State<AppState>, ClientIp(ip): ClientIp, h: HeaderMap, b: Bytes) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
+async fn create_org(State(app): State<AppState>, Who(who): Who, b: Bytes) -> Result<Response> {
     let o: NewOrg = body(&b)?;
     let vis = parse_visibility(o.default_visibility.as_deref())?;
-    let org = app.accounts.create_org(&who, &o.name, vis).await.map_err(|e| err(&app, &h, e))?;
+    let org = app.accounts.create_org(&who, &o.name, vis).await?;
     Ok(ok(StatusCode::CREATED, org_json(&org, None)))
 }
 
-async fn get_org(
-    State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
-    Path(org): Path<String>,
-) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    let (o, teams) = app.accounts.org(&who, &org).await.map_err(|e| err(&app, &h, e))?;
+async fn get_org(State(app): State<AppState>, Who(who): Who, Path(org): Path<String>) -> Result<Response> {
+    let (o, teams) = app.accounts.org(&who, &org).await?;
     Ok(ok(StatusCode::OK, org_json(&o, Some(&teams))))
 }
 
@@ -331,28 +298,15 @@ struct OrgPatch {
     default_visibility: Option<String>,
 }
 
-async fn patch_org(
-    State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
-    Path(org): Path<String>,
-    b: Bytes,
-) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
+async fn patch_org(State(app): State<AppState>, Who(who): Who, Path(org): Path<String>, b: Bytes) -> Result<Response> {
     let p: OrgPatch = body(&b)?;
     let vis = parse_visibility(p.default_visibility.as_deref())?;
-    let o = app.accounts.update_org(&who, &org, vis).await.map_err(|e| err(&app, &h, e))?;
+    let o = app.accounts.update_org(&who, &org, vis).await?;
     Ok(ok(StatusCode::OK, org_json(&o, None)))
 }
 
-async fn delete_org(
-    State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
-    Path(org): Path<String>,
-) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    app.accounts.delete_org(&who, &org).await.map_err(|e| err(&app, &h, e))?;
+async fn delete_org(State(app): State<AppState>, Who(who): Who, Path(org): Path<String>) -> Result<Response> {
+    app.accounts.delete_org(&who, &org).await?;
     Ok(no_content())
 }
 
@@ -380,36 +334,26 @@ fn org_role(s: &str) -> Result<OrgRole> {
 
 async fn create_team(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path(org): Path<String>,
     b: Bytes,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
     let t: NewTeam = body(&b)?;
-    let team = app.accounts.create_team(&who, &org, &t.name, org_role(&t.role)?).await.map_err(|e| err(&app, &h, e))?;
+    let team = app.accounts.create_team(&who, &org, &t.name, org_role(&t.role)?).await?;
     Ok(ok(StatusCode::CREATED, team_json(&team)))
 }
 
-async fn list_teams(
-    State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
-    Path(org): Path<String>,
-) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    let teams = app.accounts.teams(&who, &org).await.map_err(|e| err(&app, &h, e))?;
+async fn list_teams(State(app): State<AppState>, Who(who): Who, Path(org): Path<String>) -> Result<Response> {
+    let teams = app.accounts.teams(&who, &org).await?;
     Ok(ok(StatusCode::OK, json!({ "teams": teams.iter().map(team_json).collect::<Vec<_>>() })))
 }
 
 async fn get_team(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path((org, team)): Path<(String, String)>,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    let (t, members, repos) = app.accounts.team(&who, &org, &team).await.map_err(|e| err(&app, &h, e))?;
+    let (t, members, repos) = app.accounts.team(&who, &org, &team).await?;
     let mut v = team_json(&t);
     v["members"] = members.iter().map(|m| m.name.clone()).collect::<Vec<_>>().into();
     v["repositories"] =
@@ -419,58 +363,48 @@ async fn get_team(
 
 async fn patch_team(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path((org, team)): Path<(String, String)>,
     b: Bytes,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
     let p: TeamPatch = body(&b)?;
-    let t = app.accounts.set_team_role(&who, &org, &team, org_role(&p.role)?).await.map_err(|e| err(&app, &h, e))?;
+    let t = app.accounts.set_team_role(&who, &org, &team, org_role(&p.role)?).await?;
     Ok(ok(StatusCode::OK, team_json(&t)))
 }
 
 async fn delete_team(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path((org, team)): Path<(String, String)>,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    app.accounts.delete_team(&who, &org, &team).await.map_err(|e| err(&app, &h, e))?;
+    app.accounts.delete_team(&who, &org, &team).await?;
     Ok(no_content())
 }
 
 async fn team_members(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path((org, team)): Path<(String, String)>,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    let (_, members, _) = app.accounts.team(&who, &org, &team).await.map_err(|e| err(&app, &h, e))?;
+    let (_, members, _) = app.accounts.team(&who, &org, &team).await?;
     Ok(ok(StatusCode::OK, json!({ "members": members.iter().map(user_json).collect::<Vec<_>>() })))
 }
 
 async fn add_member(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path((org, team, m)): Path<(String, String, String)>,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    app.accounts.add_member(&who, &org, &team, &m).await.map_err(|e| err(&app, &h, e))?;
+    app.accounts.add_member(&who, &org, &team, &m).await?;
     Ok(no_content())
 }
 
 async fn remove_member(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path((org, team, m)): Path<(String, String, String)>,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    app.accounts.remove_member(&who, &org, &team, &m).await.map_err(|e| err(&app, &h, e))?;
+    app.accounts.remove_member(&who, &org, &team, &m).await?;
     Ok(no_content())
 }
 
@@ -480,32 +414,22 @@ fn repo_name(s: &str) -> Result<RepoName> {
 
 async fn set_team_repo(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path((org, team, name)): Path<(String, String, String)>,
     b: Bytes,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
     let r: RepoRole = body(&b)?;
     let level = Level::parse(&r.role).ok_or_else(|| invalid("role must be read, write or admin"))?;
-    app.accounts
-        .set_team_repository(&who, &org, &team, &repo_name(&name)?, Some(level))
-        .await
-        .map_err(|e| err(&app, &h, e))?;
+    app.accounts.set_team_repository(&who, &org, &team, &repo_name(&name)?, Some(level)).await?;
     Ok(no_content())
 }
 
 async fn remove_team_repo(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path((org, team, name)): Path<(String, String, String)>,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    app.accounts
-        .set_team_repository(&who, &org, &team, &repo_name(&name)?, None)
-        .await
-        .map_err(|e| err(&app, &h, e))?;
+    app.accounts.set_team_repository(&who, &org, &team, &repo_name(&name)?, None).await?;
     Ok(no_content())
 }
 
@@ -518,25 +442,17 @@ struct NewRobot {
 
 async fn create_robot(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path(org): Path<String>,
     b: Bytes,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
     let r: NewRobot = body(&b)?;
-    let (robot, secret) = app.accounts.create_robot(&who, &org, &r.name).await.map_err(|e| err(&app, &h, e))?;
+    let (robot, secret) = app.accounts.create_robot(&who, &org, &r.name).await?;
     Ok(ok(StatusCode::CREATED, json!({ "name": robot.name, "token": secret, "created_at": rfc3339(robot.created_at) })))
 }
 
-async fn list_robots(
-    State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
-    Path(org): Path<String>,
-) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    let list = app.accounts.robots(&who, &org).await.map_err(|e| err(&app, &h, e))?;
+async fn list_robots(State(app): State<AppState>, Who(who): Who, Path(org): Path<String>) -> Result<Response> {
+    let list = app.accounts.robots(&who, &org).await?;
     let robots: Vec<Value> =
         list.iter().map(|r| json!({ "name": r.name, "created_at": rfc3339(r.created_at) })).collect();
     Ok(ok(StatusCode::OK, json!({ "robots": robots })))
@@ -544,12 +460,10 @@ async fn list_robots(
 
 async fn delete_robot(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path((org, robot)): Path<(String, String)>,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
-    app.accounts.delete_robot(&who, &org, &robot).await.map_err(|e| err(&app, &h, e))?;
+    app.accounts.delete_robot(&who, &org, &robot).await?;
     Ok(no_content())
 }
 
@@ -561,13 +475,11 @@ fn repo_json(name: &RepoName, v: Visibility) -> Value {
 
 async fn get_repository(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    MaybeWho(who): MaybeWho,
     Path(name): Path<String>,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, true).await?;
     let name = repo_name(&name)?;
-    let v = app.accounts.repository(&who, &name).await.map_err(|e| err(&app, &h, e))?;
+    let v = app.accounts.repository(&who, &name).await?;
     Ok(ok(StatusCode::OK, repo_json(&name, v)))
 }
 
@@ -578,17 +490,15 @@ struct RepoPatch {
 
 async fn patch_repository(
     State(app): State<AppState>,
-    ClientIp(ip): ClientIp,
-    h: HeaderMap,
+    Who(who): Who,
     Path(name): Path<String>,
     b: Bytes,
 ) -> Result<Response> {
-    let who = caller(&app, &h, ip, false).await?;
     let name = repo_name(&name)?;
     let p: RepoPatch = body(&b)?;
     let v = match parse_visibility(p.visibility.as_deref())? {
-        Some(v) => app.accounts.set_visibility(&who, &name, v).await.map_err(|e| err(&app, &h, e))?,
-        None => app.accounts.repository(&who, &name).await.map_err(|e| err(&app, &h, e))?,
+        Some(v) => app.accounts.set_visibility(&who, &name, v).await?,
+        None => app.accounts.repository(&who, &name).await?,
     };
     Ok(ok(StatusCode::OK, repo_json(&name, v)))
 }
