@@ -101,6 +101,9 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
     /// Records a stored blob and adds it to the repository (created if new).
     async fn add_blob(&self, name: &RepoName, digest: &Digest, size: u64) -> Result<()>;
 
+    /// [`MetaStore::add_blob`] and the end of the upload session it came from, in one transaction.
+    async fn add_uploaded_blob(&self, name: &RepoName, digest: &Digest, size: u64, upload_id: &str) -> Result<()>;
+
     /// Adds a blob of `from` to `to`; returns its size, or `None` when `from` does not have it.
     async fn mount_blob(&self, from: &RepoName, to: &RepoName, digest: &Digest) -> Result<Option<u64>>;
 
@@ -134,6 +137,8 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
         artifact_type: Option<&str>,
     ) -> Result<Option<Vec<Referrer>>>;
 
+    /// Upload-session bookkeeping (create, touch, delete) need not be durable on its own: a session
+    /// lost to a power cut only makes its client start that upload again.
     async fn create_upload(&self, id: &str, name: &RepoName) -> Result<()>;
     async fn get_upload(&self, id: &str) -> Result<Option<UploadSession>>;
     /// Marks activity on an upload (for expiry).

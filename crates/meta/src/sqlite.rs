@@ -236,6 +236,44 @@ impl SqliteMeta {
         })
     }
 
+    /// Records a blob in a repository (and ends the upload it came from), in one durable transaction.
+    async fn record_blob(&self, name: &RepoName, digest: &Digest, size: u64, upload: Option<String>) -> Result<()> {
+        let (name, digest) = (name.clone(), digest.to_string());
+        let vis = self.inner.default_visibility;
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let now = crate::now();
+            let id = ensure_repo(&tx, &name, vis)?;
+            tx.prepare_cached("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3)")?
+                .execute(params![digest, size as i64, now])?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, digest, now])?;
+            if let Some(u) = upload {
+                tx.prepare_cached("DELETE FROM uploads WHERE id = ?1")?.execute([u])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs a write that need not be durable on its own: without waiting for an fsync. WAL keeps
+    /// commits in order, so the next durable commit makes it durable too.
+    async fn write_lazily<F>(&self, f: F) -> Result<()>
+    where
+        F: FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+    {
+        self.write(move |c| {
+            c.pragma_update(None, "synchronous", "NORMAL")?;
+            let r = f(c);
+            c.pragma_update(None, "synchronous", "FULL")?;
+            Ok(r?)
+        })
+        .await
+    }
+
     pub(crate) fn default_visibility(&self) -> Visibility {
         self.inner.default_visibility
     }
@@ -312,22 +350,11 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn add_blob(&self, name: &RepoName, digest: &Digest, size: u64) -> Result<()> {
-        let (name, digest) = (name.clone(), digest.to_string());
-        let vis = self.inner.default_visibility;
-        self.write(move |c| {
-            let tx = c.transaction()?;
-            let now = crate::now();
-            let id = ensure_repo(&tx, &name, vis)?;
-            tx.prepare_cached("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3)")?
-                .execute(params![digest, size as i64, now])?;
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![id, digest, now])?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        self.record_blob(name, digest, size, None).await
+    }
+
+    async fn add_uploaded_blob(&self, name: &RepoName, digest: &Digest, size: u64, upload_id: &str) -> Result<()> {
+        self.record_blob(name, digest, size, Some(upload_id.to_owned())).await
     }
 
     async fn mount_blob(&self, from: &RepoName, to: &RepoName, digest: &Digest) -> Result<Option<u64>> {
@@ -557,7 +584,7 @@ impl MetaStore for SqliteMeta {
 
     async fn create_upload(&self, id: &str, name: &RepoName) -> Result<()> {
         let (id, name) = (id.to_owned(), name.clone());
-        self.write(move |c| {
+        self.write_lazily(move |c| {
             let now = crate::now();
             c.prepare_cached("INSERT INTO uploads (id, repository, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)")?
                 .execute(params![id, name.as_str(), now])?;
@@ -584,7 +611,7 @@ impl MetaStore for SqliteMeta {
 
     async fn touch_upload(&self, id: &str) -> Result<()> {
         let id = id.to_owned();
-        self.write(move |c| {
+        self.write_lazily(move |c| {
             c.prepare_cached("UPDATE uploads SET updated_at = ?2 WHERE id = ?1")?.execute(params![id, crate::now()])?;
             Ok(())
         })
@@ -593,7 +620,7 @@ impl MetaStore for SqliteMeta {
 
     async fn delete_upload(&self, id: &str) -> Result<()> {
         let id = id.to_owned();
-        self.write(move |c| {
+        self.write_lazily(move |c| {
             c.prepare_cached("DELETE FROM uploads WHERE id = ?1")?.execute([id])?;
             Ok(())
         })

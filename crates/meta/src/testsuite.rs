@@ -154,6 +154,12 @@ async fn uploads(m: &dyn MetaStore) {
     assert!(m.list_uploads().await.unwrap().iter().any(|(id, _)| id == "up-1"));
     m.delete_upload("up-1").await.unwrap();
     assert_eq!(m.get_upload("up-1").await.unwrap(), None);
+    // Recording the uploaded blob ends its session in the same transaction.
+    m.create_upload("up-2", &r).await.unwrap();
+    let d = Digest::sha256_of(b"uploaded");
+    m.add_uploaded_blob(&r, &d, 8, "up-2").await.unwrap();
+    assert_eq!(m.get_upload("up-2").await.unwrap(), None);
+    assert_eq!(m.repository_blob(&r, &d).await.unwrap(), Some(8));
 }
 
 fn new_account(name: &str, kind: AccountKind, org_id: Option<i64>) -> NewAccount {

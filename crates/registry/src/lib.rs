@@ -195,9 +195,9 @@ impl Registry {
         r
     }
 
-    async fn session(&self, name: &RepoName, id: &str) -> Result<()> {
+    async fn session(&self, name: &RepoName, id: &str) -> Result<berth_meta::UploadSession> {
         match self.meta.get_upload(id).await? {
-            Some(s) if &s.repository == name => Ok(()),
+            Some(s) if &s.repository == name => Ok(s),
             _ => Err(RegistryError::UploadUnknown),
         }
     }
@@ -210,9 +210,13 @@ impl Registry {
 
     /// Appends a chunk (or a streamed body) to an upload; returns the received size.
     pub async fn patch_upload(&self, name: &RepoName, id: &str, bounds: ChunkBounds, body: ByteStream) -> Result<u64> {
-        self.session(name, id).await?;
+        let session = self.session(name, id).await?;
         let r = self.blobs.append(id, bounds, body).await;
-        self.meta.touch_upload(id).await?;
+        // Activity is recorded at most once a minute (or a quarter of the expiry time, if shorter).
+        let every = (self.config.upload_ttl.as_secs() / 4).min(60) as i64;
+        if session.updated_at < berth_meta::now() - every {
+            self.meta.touch_upload(id).await?;
+        }
         Ok(r?)
     }
 
@@ -230,8 +234,7 @@ impl Registry {
         }
         match self.blobs.finish_upload(id, digest).await {
             Ok(size) => {
-                self.meta.add_blob(name, digest, size).await?;
-                self.meta.delete_upload(id).await?;
+                self.meta.add_uploaded_blob(name, digest, size, id).await?;
                 Ok(size)
             }
             Err(e @ StorageError::DigestMismatch { .. }) => {
