@@ -27,6 +27,9 @@ use tokio::task::spawn_blocking;
 
 /// Bytes gathered from the request body before one write (and hash) on a blocking thread.
 const WRITE_BLOCK: usize = 1024 * 1024;
+/// Written bytes after which the data is flushed to disk while the upload goes on, so that the
+/// final fsync before the 201 has little left to do and the disk works while the network does.
+const SYNC_EVERY: u64 = 8 * 1024 * 1024;
 /// Read buffer when serving blobs.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -76,6 +79,7 @@ struct Writer {
     file: std::fs::File,
     hasher: Hasher,
     written: u64,
+    unsynced: u64,
 }
 
 impl Writer {
@@ -84,6 +88,11 @@ impl Writer {
             self.file.write_all(&block)?;
             self.hasher.update(&block);
             self.written += block.len() as u64;
+            self.unsynced += block.len() as u64;
+            if self.unsynced >= SYNC_EVERY {
+                self.file.sync_data()?;
+                self.unsynced = 0;
+            }
             Ok(self)
         })
         .await
@@ -217,7 +226,7 @@ impl BlobStore for FsBlobStore {
 
         // Two-stage pipeline: one block is written and hashed on a blocking thread while the next
         // is gathered from the body.
-        let mut writer = Some(Writer { file, hasher, written: 0 });
+        let mut writer = Some(Writer { file, hasher, written: 0, unsynced: 0 });
         let mut pending: Option<tokio::task::JoinHandle<Result<Writer>>> = None;
         let mut buf = BytesMut::with_capacity(WRITE_BLOCK);
         let mut body_error = None;
@@ -250,7 +259,7 @@ impl BlobStore for FsBlobStore {
             Some(h) => h.await.map_err(blocking_err)??,
             None => writer.take().ok_or_else(|| StorageError::Io(std::io::Error::other("writer lost")))?,
         };
-        let Writer { file, hasher, written } = w;
+        let Writer { file, hasher, written, .. } = w;
 
         if let Some(expected) = bounds.len {
             if written != expected && body_error.is_none() {
