@@ -4,7 +4,7 @@ use crate::api::{self, Api};
 use crate::data::{self, BlobSpec};
 use crate::limits::{self, Limits};
 use crate::load::{self, Measured};
-use crate::report::{self, median, num, Better, Row};
+use crate::report::{self, median, num, Better, Limit, Row};
 use crate::server::{Kind, Server};
 use crate::{Args, Plan};
 use anyhow::{ensure, Context, Result};
@@ -161,7 +161,6 @@ struct Bench {
     plan: Plan,
     apis: [Api; 2],
     pids: [u32; 2],
-    limits: Limits,
     rows: Vec<Row>,
     cpu_rows: Vec<Row>,
     client_rows: Vec<Row>,
@@ -197,14 +196,10 @@ impl Bench {
         name: &str,
         unit: &'static str,
         samples: &[Vec<Sample>; 2],
-        limit: Option<(f64, String)>,
+        limit: Option<Limit>,
         cpu_unit: &'static str,
     ) {
-        let mut row = Row::new(name, unit, Better::Higher, pick(samples, |s| s.value));
-        if let Some((v, what)) = limit {
-            row = row.with_limit(v, what);
-        }
-        self.rows.push(row);
+        self.rows.push(Row::new(name, unit, Better::Higher, pick(samples, |s| s.value)).with_limit(limit));
         self.cpu_rows.push(Row::new(name, cpu_unit, Better::Lower, pick(samples, |s| s.cpu_per_unit)));
         self.client_rows.push(Row::new(name, cpu_unit, Better::Lower, pick(samples, |s| s.client_per_unit)).plain());
     }
@@ -273,8 +268,7 @@ impl Bench {
                     }
                 })
                 .await?;
-            let limit = (self.limits.durable_write, "fsync'd disk write".to_owned());
-            self.add(&label, "MiB/s", &samples, Some(limit), "CPU s/GiB");
+            self.add(&label, "MiB/s", &samples, Some(Limit::DiskWrite), "CPU s/GiB");
         }
         Ok(())
     }
@@ -324,8 +318,7 @@ impl Bench {
                     }
                 })
                 .await?;
-            let limit = (self.limits.loopback, "loopback TCP copy".to_owned());
-            self.add(&label, "MiB/s", &samples, Some(limit), "CPU s/GiB");
+            self.add(&label, "MiB/s", &samples, Some(Limit::Loopback), "CPU s/GiB");
         }
         let len = p.range_len;
         let label = format!("ranged GET, {} KiB ranges, {} at a time", len >> 10, p.range_workers);
@@ -347,8 +340,7 @@ impl Bench {
                 }
             })
             .await?;
-        let limit = (self.limits.loopback * MIB / len as f64, "loopback copy / range size".to_owned());
-        self.add(&label, "req/s", &samples, Some(limit), "CPU µs/req");
+        self.add(&label, "req/s", &samples, Some(Limit::LoopbackPer(len as f64 / MIB)), "CPU µs/req");
         Ok(())
     }
 
@@ -620,6 +612,24 @@ impl Bench {
     }
 }
 
+/// sha256, loopback and durable-write rates, 3 of each, appended to `samples`.
+async fn measure_limits(p: &Plan, dir: &std::path::Path, samples: &mut [Vec<f64>; 3]) -> Result<()> {
+    for _ in 0..3 {
+        let n = p.sha_bytes;
+        samples[0].push(tokio::task::spawn_blocking(move || limits::sha256_rate(n)).await?);
+        samples[1].push(limits::loopback_rate(p.loopback_bytes).await?);
+        let (dir, n) = (dir.to_owned(), p.fsync_bytes);
+        samples[2].push(tokio::task::spawn_blocking(move || limits::durable_write_rate(&dir, n)).await??);
+    }
+    say!(
+        "  sha256, one core: {} MiB/s; loopback TCP copy: {} MiB/s; fsync'd write: {} MiB/s",
+        num(median(&samples[0])),
+        num(median(&samples[1])),
+        num(median(&samples[2]))
+    );
+    Ok(())
+}
+
 fn pick(samples: &[Vec<Sample>; 2], f: fn(&Sample) -> f64) -> [Vec<f64>; 2] {
     [samples[0].iter().map(f).collect(), samples[1].iter().map(f).collect()]
 }
@@ -655,8 +665,17 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {mem} memory, Linux {}", kernel.trim())
 }
 
+/// The 1-minute load average: how busy the machine was with anything else too.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 pub async fn run(args: Args, plan: Plan) -> Result<()> {
     T0.get_or_init(std::time::Instant::now);
+    let load_start = loadavg();
     for g in &args.only {
         ensure!(GROUPS.contains(&g.as_str()), "unknown workload group {g:?} (known: {})", GROUPS.join(", "));
     }
@@ -693,28 +712,15 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
     );
     say!("machine: {}", machine());
 
-    say!("measuring this machine's limits (3 times each, median)");
-    let (mut sha, mut lo, mut fs) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..3 {
-        let n = p.sha_bytes;
-        sha.push(tokio::task::spawn_blocking(move || limits::sha256_rate(n)).await?);
-        lo.push(limits::loopback_rate(p.loopback_bytes).await?);
-        let (dir, n) = (work.path().to_owned(), p.fsync_bytes);
-        fs.push(tokio::task::spawn_blocking(move || limits::durable_write_rate(&dir, n)).await??);
-    }
-    let limits = Limits { sha256: median(&sha), loopback: median(&lo), durable_write: median(&fs) };
-    say!(
-        "  sha256, one core: {} MiB/s; loopback TCP copy: {} MiB/s; fsync'd write: {} MiB/s",
-        num(limits.sha256),
-        num(limits.loopback),
-        num(limits.durable_write)
-    );
+    let mut limit_samples = [Vec::new(), Vec::new(), Vec::new()];
+    say!("measuring this machine's limits, 3 times each (again at the end)");
+    measure_limits(&p, work.path(), &mut limit_samples).await?;
 
     let mut servers = [
         Server::new(Kind::Berth, &args.berth, &work.path().join("berth"), &args.berth_log)?,
         Server::new(Kind::Distribution, &args.distribution, &work.path().join("distribution"), "")?,
     ];
-    let measured = measure(&args, &p, limits, &mut servers).await;
+    let measured = measure(&args, &p, &mut servers).await;
     if measured.is_err() {
         for s in &mut servers {
             let _ = s.stop().await;
@@ -722,16 +728,29 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
         }
     }
     let (b, start_rows, extra, notes) = measured?;
+    say!("measuring this machine's limits again, 3 times each");
+    measure_limits(&p, work.path(), &mut limit_samples).await?;
+    let [sha, lo, fs] = &limit_samples;
+    let limits = Limits { sha256: median(sha), loopback: median(lo), durable_write: median(fs) };
+    let range = |v: &[f64]| {
+        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = v.iter().copied().fold(0.0, f64::max);
+        format!("{}-{}", num(min), num(max))
+    };
     let mut rows = b.rows.clone();
     rows.extend(start_rows);
     rows.extend(extra);
 
     let limit_text = format!(
         "sha256 on one core: {} MiB/s; one loopback TCP stream (tokio, 256 KiB writes): {} MiB/s; \
-         sequential write + fsync in the storage filesystem: {} MiB/s",
+         sequential write + fsync in the storage filesystem: {} MiB/s (medians of 6, 3 before and 3 after \
+         the workloads; ranges {}, {} and {} MiB/s)",
         num(limits.sha256),
         num(limits.loopback),
-        num(limits.durable_write)
+        num(limits.durable_write),
+        range(sha),
+        range(lo),
+        range(fs)
     );
     let auth = if servers[0].open_mode() {
         "berth with --no-auth and distribution without an auth section: both open"
@@ -740,17 +759,20 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
     };
     let header = format!(
         "berth {berth_rev} vs {dist_version}; {mode}; {} rounds (median; ABBA order), {:.1} s per request-rate run; \
-         {auth}\nmachine: {}",
+         {auth}\nmachine: {}; 1-minute load average {load_start} at the start, {} at the end; the run took {}:{:02}",
         p.rounds,
         p.duration.as_secs_f64(),
-        machine()
+        machine(),
+        loadavg(),
+        T0.get().map_or(0, |t| t.elapsed().as_secs()) / 60,
+        T0.get().map_or(0, |t| t.elapsed().as_secs()) % 60,
     );
     println!("\n{header}\nlimits: {limit_text}\n");
-    println!("{}", report::text(&rows));
+    println!("{}", report::text(&rows, &limits));
     println!("server CPU time per unit of work (median over rounds):\n");
-    println!("{}", report::text(&b.cpu_rows));
+    println!("{}", report::text(&b.cpu_rows, &limits));
     println!("the load generator's own CPU time per unit of work, while it drove each server (median over rounds):\n");
-    println!("{}", report::text(&b.client_rows));
+    println!("{}", report::text(&b.client_rows, &limits));
     for n in &notes {
         println!("note: {n}\n");
     }
@@ -758,18 +780,18 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
         let mut md = String::new();
         let _ = writeln!(md, "{}\n", header.replace('\n', "  \n"));
         let _ = writeln!(md, "This machine's limits, measured in the same run: {limit_text}.\n");
-        let _ = writeln!(md, "{}", report::markdown(&rows));
+        let _ = writeln!(md, "{}", report::markdown(&rows, &limits));
         for n in &notes {
             let _ = writeln!(md, "Note: {n}\n");
         }
         let _ = writeln!(md, "Server CPU time per unit of work (median over rounds; lower is better):\n");
-        let _ = writeln!(md, "{}", report::markdown(&b.cpu_rows));
+        let _ = writeln!(md, "{}", report::markdown(&b.cpu_rows, &limits));
         let _ = writeln!(
             md,
             "The load generator's own CPU time per unit of work while it drove each server (median over \
              rounds; it shares the 2 cores with the server):\n"
         );
-        let _ = writeln!(md, "{}", report::markdown(&b.client_rows));
+        let _ = writeln!(md, "{}", report::markdown(&b.client_rows, &limits));
         let _ = writeln!(md, "Every round's value:\n");
         let _ = writeln!(md, "{}", report::rounds_markdown(&rows));
         std::fs::write(path, md).with_context(|| format!("cannot write {}", path.display()))?;
@@ -781,7 +803,7 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
 type Measurements = (Bench, Vec<Row>, Vec<Row>, Vec<String>);
 
 /// Everything that runs against the servers.
-async fn measure(args: &Args, p: &Plan, limits: Limits, servers: &mut [Server; 2]) -> Result<Measurements> {
+async fn measure(args: &Args, p: &Plan, servers: &mut [Server; 2]) -> Result<Measurements> {
     let want = |g: &str| args.only.is_empty() || args.only.iter().any(|o| o == g);
     for s in servers.iter_mut() {
         s.start().await?;
@@ -811,7 +833,6 @@ async fn measure(args: &Args, p: &Plan, limits: Limits, servers: &mut [Server; 2
         plan: p.clone(),
         apis: [Api::new("berth", &servers[0].base())?, Api::new("distribution", &servers[1].base())?],
         pids: [servers[0].pid(), servers[1].pid()],
-        limits,
         rows: Vec::new(),
         cpu_rows: Vec::new(),
         client_rows: Vec::new(),

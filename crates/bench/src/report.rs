@@ -1,7 +1,29 @@
 //! The result table: each figure for both servers, the ratio berth/distribution, which way is better,
 //! and how far the figure is from this machine's limit.
 
+use crate::limits::Limits;
 use std::fmt::Write as _;
+
+/// Which of the machine's limits bounds a figure.
+#[derive(Clone, Copy, Debug)]
+pub enum Limit {
+    /// The durable (fsync'd) disk write rate, MiB/s.
+    DiskWrite,
+    /// One loopback TCP stream, MiB/s.
+    Loopback,
+    /// The loopback copy divided by this many MiB per request: requests/s.
+    LoopbackPer(f64),
+}
+
+impl Limit {
+    fn value(self, l: &Limits) -> (f64, &'static str) {
+        match self {
+            Limit::DiskWrite => (l.durable_write, "fsync'd disk write"),
+            Limit::Loopback => (l.loopback, "loopback TCP copy"),
+            Limit::LoopbackPer(mib) => (l.loopback / mib, "loopback copy / range size"),
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Better {
@@ -18,7 +40,7 @@ pub struct Row {
     pub berth: f64,
     pub dist: f64,
     /// The machine's limit for this figure, in the same unit, and what it is.
-    pub limit: Option<(f64, String)>,
+    pub limit: Option<Limit>,
     /// Every round's value, berth then distribution.
     pub rounds: [Vec<f64>; 2],
     /// Whether the verdict column applies (not for the load generator's own figures).
@@ -71,14 +93,14 @@ impl Row {
         self
     }
 
-    pub fn with_limit(mut self, value: f64, what: impl Into<String>) -> Self {
-        self.limit = Some((value, what.into()));
+    pub fn with_limit(mut self, limit: Option<Limit>) -> Self {
+        self.limit = limit;
         self
     }
 
-    fn cell(&self, v: f64) -> String {
-        match &self.limit {
-            Some((l, _)) => format!("{} ({:.0}%)", num(v), 100.0 * v / l),
+    fn cell(&self, v: f64, limits: &Limits) -> String {
+        match self.limit {
+            Some(l) => format!("{} ({:.0}%)", num(v), 100.0 * v / l.value(limits).0),
             None => num(v),
         }
     }
@@ -87,7 +109,7 @@ impl Row {
         self.berth / self.dist
     }
 
-    fn cells(&self) -> Vec<String> {
+    fn cells(&self, limits: &Limits) -> Vec<String> {
         let r = self.ratio();
         let verdict = match self.better {
             _ if !r.is_finite() || !self.verdict => "-",
@@ -103,11 +125,16 @@ impl Row {
                 Better::Higher => "higher".to_owned(),
                 Better::Lower => "lower".to_owned(),
             },
-            self.cell(self.berth),
-            self.cell(self.dist),
+            self.cell(self.berth, limits),
+            self.cell(self.dist, limits),
             if r.is_finite() { format!("{r:.2}x") } else { "-".to_owned() },
             verdict.to_owned(),
-            self.limit.as_ref().map(|(v, what)| format!("{} ({what})", num(*v))).unwrap_or_default(),
+            self.limit
+                .map(|l| {
+                    let (v, what) = l.value(limits);
+                    format!("{} ({what})", num(v))
+                })
+                .unwrap_or_default(),
         ]
     }
 }
@@ -116,9 +143,10 @@ const HEAD: [&str; 8] =
     ["workload", "unit", "better", "berth", "distribution", "berth/distribution", "verdict", "machine limit"];
 
 /// An aligned plain-text table.
-pub fn text(rows: &[Row]) -> String {
-    let all: Vec<Vec<String>> =
-        std::iter::once(HEAD.iter().map(|s| s.to_string()).collect()).chain(rows.iter().map(Row::cells)).collect();
+pub fn text(rows: &[Row], limits: &Limits) -> String {
+    let all: Vec<Vec<String>> = std::iter::once(HEAD.iter().map(|s| s.to_string()).collect())
+        .chain(rows.iter().map(|r| r.cells(limits)))
+        .collect();
     let widths: Vec<usize> =
         (0..HEAD.len()).map(|c| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
@@ -132,7 +160,7 @@ pub fn text(rows: &[Row]) -> String {
     out
 }
 
-pub fn markdown(rows: &[Row]) -> String {
+pub fn markdown(rows: &[Row], limits: &Limits) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "| {} |", HEAD.join(" | "));
     let _ = writeln!(
@@ -141,7 +169,7 @@ pub fn markdown(rows: &[Row]) -> String {
         HEAD.iter().enumerate().map(|(i, _)| if i >= 3 { "---:|" } else { "---|" }).collect::<String>()
     );
     for r in rows {
-        let _ = writeln!(out, "| {} |", r.cells().join(" | "));
+        let _ = writeln!(out, "| {} |", r.cells(limits).join(" | "));
     }
     out
 }
@@ -171,9 +199,12 @@ mod tests {
 
     #[test]
     fn verdict_follows_the_direction() {
-        let up = Row::new("x", "req/s", Better::Higher, [vec![20.0], vec![10.0]]);
-        assert!(up.cells()[6] == "berth better" && up.cells()[5] == "2.00x");
+        let l = Limits { sha256: 1000.0, loopback: 40.0, durable_write: 100.0 };
+        let up = Row::new("x", "req/s", Better::Higher, [vec![20.0], vec![10.0]]).with_limit(Some(Limit::Loopback));
+        let cells = up.cells(&l);
+        assert_eq!(cells[3..7], ["20.0 (50%)", "10.0 (25%)", "2.00x", "berth better"]);
         let down = Row::new("x", "ms", Better::Lower, [vec![20.0], vec![10.0]]);
-        assert_eq!(down.cells()[6], "berth worse");
+        assert_eq!(down.cells(&l)[6], "berth worse");
+        assert_eq!(down.clone().plain().cells(&l)[6], "-");
     }
 }
