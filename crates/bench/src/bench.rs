@@ -43,10 +43,12 @@ struct Sample {
 
 impl Sample {
     fn of(mut m: Measured, value: f64, units: f64) -> Sample {
+        // CPU times come in 10 ms ticks: fewer than 5 of them say too little to divide.
+        let per = |cpu: f64| if cpu < 0.05 { f64::NAN } else { cpu / units };
         Sample {
             value,
-            cpu_per_unit: m.server_cpu / units,
-            client_per_unit: m.client_cpu / units,
+            cpu_per_unit: per(m.server_cpu),
+            client_per_unit: per(m.client_cpu),
             p50: m.quantile_ms(0.5),
             p99: m.quantile_ms(0.99),
         }

@@ -47,11 +47,12 @@ pub struct Row {
     verdict: bool,
 }
 
+/// The median of the finite values (NaN marks a round without a figure); NaN when there are none.
 pub fn median(v: &[f64]) -> f64 {
-    if v.is_empty() {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
         return f64::NAN;
     }
-    let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let m = s.len() / 2;
     if s.len() % 2 == 1 {
@@ -195,6 +196,7 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
         assert!(median(&[]).is_nan());
+        assert_eq!(median(&[f64::NAN, 1.0, 3.0]), 2.0);
     }
 
     #[test]
