@@ -49,6 +49,14 @@ pub struct Settings {
     pub token_ttl: Duration,
     #[serde(with = "humantime_serde")]
     pub refresh_token_ttl: Duration,
+    /// The wait after a failed webhook delivery attempt; it doubles after each further one.
+    #[serde(with = "humantime_serde")]
+    pub webhook_backoff: Duration,
+    /// Attempts before a webhook delivery is given up.
+    pub webhook_max_attempts: u32,
+    /// How long one webhook delivery attempt may take.
+    #[serde(with = "humantime_serde")]
+    pub webhook_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +89,9 @@ const KEYS: &[&str] = &[
     "service",
     "token_ttl",
     "refresh_token_ttl",
+    "webhook_backoff",
+    "webhook_max_attempts",
+    "webhook_timeout",
 ];
 
 impl Default for Settings {
@@ -100,6 +111,9 @@ impl Default for Settings {
             service: "berth".into(),
             token_ttl: Duration::from_secs(300),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            webhook_backoff: Duration::from_secs(10),
+            webhook_max_attempts: 8,
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -130,6 +144,9 @@ pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Setting
     anyhow::ensure!(!settings.upload_sweep_interval.is_zero(), "upload_sweep_interval must be more than 0");
     anyhow::ensure!(!settings.token_ttl.is_zero(), "token_ttl must be more than 0");
     anyhow::ensure!(!settings.service.is_empty(), "service must not be empty");
+    anyhow::ensure!(!settings.webhook_backoff.is_zero(), "webhook_backoff must be more than 0");
+    anyhow::ensure!(settings.webhook_max_attempts >= 1, "webhook_max_attempts must be at least 1");
+    anyhow::ensure!(!settings.webhook_timeout.is_zero(), "webhook_timeout must be more than 0");
     Ok(settings)
 }
 

@@ -9,6 +9,8 @@ use anyhow::Context;
 use berth_auth::{Subject, TokenKeys, Visibility};
 use berth_meta::{AccountKind, AccountStore, SqliteMeta};
 use berth_registry::accounts::{AccessConfig, Accounts};
+use berth_registry::index::Index;
+use berth_registry::webhooks::{Deliverer, DeliveryConfig};
 use berth_registry::{Registry, RegistryConfig};
 use clap::{Args, Parser, Subcommand};
 use std::future::IntoFuture;
@@ -320,7 +322,35 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         })
     };
 
-    let app = berth_http::router(registry, opened.accounts.clone(), settings.external_url.clone());
+    let index = Index::new(opened.meta.clone(), opened.meta.clone(), opened.accounts.clone());
+    // Pull counts are noted in memory and written every second.
+    let pull_writer = {
+        let index = index.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(e) = index.flush_pulls().await {
+                    tracing::warn!("recording pulls failed: {e}");
+                }
+            }
+        })
+    };
+    let (deliverer_stop, deliverer_stopped) = tokio::sync::watch::channel(false);
+    let deliverer = {
+        let d = Deliverer::new(
+            opened.meta.clone(),
+            DeliveryConfig {
+                backoff: settings.webhook_backoff,
+                max_attempts: settings.webhook_max_attempts,
+                timeout: settings.webhook_timeout,
+                ..DeliveryConfig::default()
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot start webhook delivery: {e}"))?;
+        tokio::spawn(d.run(deliverer_stopped))
+    };
+    let app = berth_http::router(registry, opened.accounts.clone(), index.clone(), settings.external_url.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -332,6 +362,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     tokio::select! {
         r = &mut server => {
             sweeper.abort();
+            pull_writer.abort();
             return r.context("server task failed")?.context("server failed");
         }
         sig = shutdown => {
@@ -347,6 +378,13 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
             server.abort();
         }
     }
+    pull_writer.abort();
+    if let Err(e) = index.flush_pulls().await {
+        tracing::warn!("recording pulls failed: {e}");
+    }
+    // Pending deliveries stay queued; an attempt under way gets a moment to be recorded.
+    let _ = deliverer_stop.send(true);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), deliverer).await;
     Ok(())
 }
 

@@ -29,7 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{name}/revoke-tokens", post(revoke_tokens))
         .route("/users/{name}/tokens", post(create_token).get(list_tokens))
         .route("/users/{name}/tokens/{id}", axum::routing::delete(delete_token))
-        .route("/orgs", post(create_org))
+        .route("/orgs", post(create_org).get(list_orgs))
         .route("/orgs/{org}", get(get_org).patch(patch_org).delete(delete_org))
         .route("/orgs/{org}/teams", post(create_team).get(list_teams))
         .route("/orgs/{org}/teams/{team}", get(get_team).patch(patch_team).delete(delete_team))
@@ -38,7 +38,6 @@ pub fn routes() -> Router<AppState> {
         .route("/orgs/{org}/teams/{team}/repositories/{*name}", put(set_team_repo).delete(remove_team_repo))
         .route("/orgs/{org}/robots", post(create_robot).get(list_robots))
         .route("/orgs/{org}/robots/{robot}", axum::routing::delete(delete_robot))
-        .route("/repositories/{*name}", get(get_repository).patch(patch_repository))
         .fallback(|| async { ApiError::api(StatusCode::NOT_FOUND, "NOT_FOUND", "no such API endpoint") })
 }
 
@@ -62,15 +61,15 @@ impl From<AccountError> for ApiError {
     }
 }
 
-fn unauthorized(message: String) -> ApiError {
+pub(crate) fn unauthorized(message: String) -> ApiError {
     ApiError::new(ErrorCode::Unauthorized, message).header("www-authenticate", "Basic realm=\"berth\"")
 }
 
 /// The caller of an API request, possibly anonymous.
-struct MaybeWho(Subject);
+pub(crate) struct MaybeWho(pub Subject);
 
 /// The caller of an API request; anonymous callers are refused with 401.
-struct Who(Subject);
+pub(crate) struct Who(pub Subject);
 
 impl FromRequestParts<AppState> for MaybeWho {
     type Rejection = ApiError;
@@ -98,18 +97,32 @@ impl FromRequestParts<AppState> for Who {
     }
 }
 
-fn invalid(m: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(m: impl Into<String>) -> ApiError {
     ApiError::api(StatusCode::BAD_REQUEST, "INVALID", m)
 }
 
-fn body<T: DeserializeOwned>(b: &Bytes) -> Result<T> {
+pub(crate) fn body<T: DeserializeOwned>(b: &Bytes) -> Result<T> {
     let b: &[u8] = if b.is_empty() { b"{}" } else { b };
     serde_json::from_slice(b).map_err(|e| invalid(format!("invalid JSON body: {e}")))
 }
 
-fn rfc3339(secs: i64) -> String {
+pub(crate) fn rfc3339(secs: i64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64))
         .to_string()
+}
+
+/// What anyone authenticated sees of an account.
+fn public_user_json(a: &Account) -> Value {
+    json!({ "username": a.name, "kind": a.kind.as_str(), "created_at": rfc3339(a.created_at) })
+}
+
+/// `a` as `caller` may see it.
+fn user_json_for(app: &AppState, caller: &Subject, a: &Account) -> Value {
+    if app.accounts.sees_private(caller, a) {
+        user_json(a)
+    } else {
+        public_user_json(a)
+    }
 }
 
 fn user_json(a: &Account) -> Value {
@@ -138,15 +151,15 @@ fn team_json(t: &Team) -> Value {
     json!({ "name": t.name, "role": t.role.as_str() })
 }
 
-fn ok(status: StatusCode, v: Value) -> Response {
+pub(crate) fn ok(status: StatusCode, v: Value) -> Response {
     (status, axum::Json(v)).into_response()
 }
 
-fn no_content() -> Response {
+pub(crate) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-fn parse_visibility(v: Option<&str>) -> Result<Option<Visibility>> {
+pub(crate) fn parse_visibility(v: Option<&str>) -> Result<Option<Visibility>> {
     v.map(|v| Visibility::parse(v).ok_or_else(|| invalid(format!("visibility must be public or private, not {v:?}"))))
         .transpose()
 }
@@ -170,7 +183,8 @@ async fn create_user(State(app): State<AppState>, MaybeWho(who): MaybeWho, b: By
 
 async fn list_users(State(app): State<AppState>, Who(who): Who) -> Result<Response> {
     let list = app.accounts.list_users(&who).await?;
-    Ok(ok(StatusCode::OK, json!({ "users": list.iter().map(user_json).collect::<Vec<_>>() })))
+    let users: Vec<Value> = list.iter().map(|a| user_json_for(&app, &who, a)).collect();
+    Ok(ok(StatusCode::OK, json!({ "users": users })))
 }
 
 async fn whoami(State(app): State<AppState>, Who(who): Who) -> Result<Response> {
@@ -180,7 +194,7 @@ async fn whoami(State(app): State<AppState>, Who(who): Who) -> Result<Response> 
 
 async fn get_user(State(app): State<AppState>, Who(who): Who, Path(name): Path<String>) -> Result<Response> {
     let a = app.accounts.user(&who, &name).await?;
-    Ok(ok(StatusCode::OK, user_json(&a)))
+    Ok(ok(StatusCode::OK, user_json_for(&app, &who, &a)))
 }
 
 #[derive(Deserialize)]
@@ -286,6 +300,11 @@ async fn create_org(State(app): State<AppState>, Who(who): Who, b: Bytes) -> Res
     let vis = parse_visibility(o.default_visibility.as_deref())?;
     let org = app.accounts.create_org(&who, &o.name, vis).await?;
     Ok(ok(StatusCode::CREATED, org_json(&org, None)))
+}
+
+async fn list_orgs(State(app): State<AppState>, Who(who): Who) -> Result<Response> {
+    let orgs = app.accounts.list_orgs(&who).await?;
+    Ok(ok(StatusCode::OK, json!({ "orgs": orgs.iter().map(|o| org_json(o, None)).collect::<Vec<_>>() })))
 }
 
 async fn get_org(State(app): State<AppState>, Who(who): Who, Path(org): Path<String>) -> Result<Response> {
@@ -408,7 +427,7 @@ async fn remove_member(
     Ok(no_content())
 }
 
-fn repo_name(s: &str) -> Result<RepoName> {
+pub(crate) fn repo_name(s: &str) -> Result<RepoName> {
     s.parse().map_err(|e: berth_oci::NameError| invalid(e.to_string()))
 }
 
@@ -465,40 +484,4 @@ async fn delete_robot(
 ) -> Result<Response> {
     app.accounts.delete_robot(&who, &org, &robot).await?;
     Ok(no_content())
-}
-
-// ---- repositories ----
-
-fn repo_json(name: &RepoName, v: Visibility) -> Value {
-    json!({ "name": name.as_str(), "namespace": name.namespace(), "visibility": v.as_str() })
-}
-
-async fn get_repository(
-    State(app): State<AppState>,
-    MaybeWho(who): MaybeWho,
-    Path(name): Path<String>,
-) -> Result<Response> {
-    let name = repo_name(&name)?;
-    let v = app.accounts.repository(&who, &name).await?;
-    Ok(ok(StatusCode::OK, repo_json(&name, v)))
-}
-
-#[derive(Deserialize)]
-struct RepoPatch {
-    visibility: Option<String>,
-}
-
-async fn patch_repository(
-    State(app): State<AppState>,
-    Who(who): Who,
-    Path(name): Path<String>,
-    b: Bytes,
-) -> Result<Response> {
-    let name = repo_name(&name)?;
-    let p: RepoPatch = body(&b)?;
-    let v = match parse_visibility(p.visibility.as_deref())? {
-        Some(v) => app.accounts.set_visibility(&who, &name, v).await?,
-        None => app.accounts.repository(&who, &name).await?,
-    };
-    Ok(ok(StatusCode::OK, repo_json(&name, v)))
 }

@@ -10,6 +10,8 @@
 pub mod access;
 mod api;
 mod error;
+mod index_api;
+mod search;
 mod token;
 mod v2;
 
@@ -20,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use berth_registry::accounts::Accounts;
+use berth_registry::index::Index;
 use berth_registry::Registry;
 use std::time::Instant;
 
@@ -30,6 +33,7 @@ pub use error::ApiError;
 pub struct AppState {
     pub registry: Registry,
     pub accounts: Accounts,
+    pub index: Index,
     /// The base URL clients reach berth at; `None`: taken from each request's `Host`.
     pub external_url: Option<String>,
 }
@@ -60,13 +64,15 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
 }
 
 /// The whole application.
-pub fn router(registry: Registry, accounts: Accounts, external_url: Option<String>) -> Router {
-    let state = AppState { registry, accounts, external_url };
+pub fn router(registry: Registry, accounts: Accounts, index: Index, external_url: Option<String>) -> Router {
+    let state = AppState { registry, accounts, index, external_url };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/auth/token", get(token::get_token).post(token::post_token))
         .route("/auth/revoke", axum::routing::post(token::revoke))
-        .nest("/api/v1", api::routes())
+        .route("/v1/_ping", get(search::ping))
+        .route("/v1/search", get(search::search))
+        .nest("/api/v1", api::routes().merge(index_api::routes()))
         .route("/v2", any(v2::dispatch))
         .route("/v2/", any(v2::dispatch))
         .route("/v2/{*rest}", any(v2::dispatch))

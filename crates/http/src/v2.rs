@@ -53,11 +53,13 @@ async fn handle(app: AppState, ip: Option<std::net::IpAddr>, req: Request) -> Re
         Endpoint::Catalog => catalog(&app, &who, &query).await,
         Endpoint::ListTags { name } => tags(reg, &name, &query).await,
         Endpoint::GetManifest { name, reference, head } => {
-            get_manifest(reg, &name, &reference, head, req.headers()).await
+            get_manifest(&app, &who.subject, &name, &reference, head, req.headers()).await
         }
-        Endpoint::PutManifest { name, reference } => put_manifest(reg, &name, &reference, &query, req).await,
+        Endpoint::PutManifest { name, reference } => {
+            put_manifest(reg, &who.subject, &name, &reference, &query, req).await
+        }
         Endpoint::DeleteManifest { name, reference } => {
-            reg.delete_manifest(&name, &reference).await?;
+            reg.delete_manifest(&name, &reference, berth_registry::index::actor(&who.subject)).await?;
             Ok(empty(StatusCode::ACCEPTED))
         }
         Endpoint::GetBlob { name, digest, head } => get_blob(reg, &name, &digest, head, req.headers()).await,
@@ -257,13 +259,14 @@ async fn referrers(
 // ---- manifests ----
 
 async fn get_manifest(
-    reg: &berth_registry::Registry,
+    app: &AppState,
+    who: &berth_auth::Subject,
     name: &RepoName,
     reference: &Reference,
     head: bool,
     headers: &HeaderMap,
 ) -> Result<Response> {
-    let m = reg.get_manifest(name, reference).await?;
+    let m = app.registry.get_manifest(name, reference).await?;
     if matches!(reference, Reference::Tag(_)) {
         let accept = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok());
         if !media_type::acceptable(&m.media_type, accept) {
@@ -272,6 +275,19 @@ async fn get_manifest(
                 format!("the manifest is a {}, which the Accept header does not allow", m.media_type),
             ));
         }
+    }
+    if !head {
+        app.index.record_pull(berth_meta::Pull {
+            repository: name.clone(),
+            tag: match reference {
+                Reference::Tag(t) => Some(t.as_str().to_owned()),
+                Reference::Digest(_) => None,
+            },
+            digest: m.digest.to_string(),
+            media_type: m.media_type.clone(),
+            actor: berth_registry::index::actor(who).map(str::to_owned),
+            at: berth_meta::now(),
+        });
     }
     let len = m.content.len();
     let body = if head { Body::empty() } else { Body::from(m.content) };
@@ -285,6 +301,7 @@ async fn get_manifest(
 
 async fn put_manifest(
     reg: &berth_registry::Registry,
+    who: &berth_auth::Subject,
     name: &RepoName,
     reference: &Reference,
     query: &Query,
@@ -316,7 +333,9 @@ async fn put_manifest(
     if too_large || received > limit {
         return Err(berth_registry::RegistryError::ManifestTooLarge.into());
     }
-    let pushed = reg.put_manifest(name, reference, content_type.as_deref(), body, tags).await?;
+    let pushed = reg
+        .put_manifest(name, reference, content_type.as_deref(), body, tags, berth_registry::index::actor(who))
+        .await?;
     let mut r = empty(StatusCode::CREATED);
     set(&mut r, "location", &format!("/v2/{name}/manifests/{}", pushed.digest));
     set(&mut r, CONTENT_DIGEST, &pushed.digest.to_string());

@@ -13,8 +13,10 @@
 //! HTTP or of how blobs are stored.
 
 pub mod accounts;
+pub mod index;
 mod sqlite;
 mod sqlite_accounts;
+mod sqlite_index;
 pub mod testsuite;
 
 use async_trait::async_trait;
@@ -22,6 +24,10 @@ use berth_oci::{Digest, Reference, RepoName, Tag};
 
 pub use accounts::{
     AccessToken, Account, AccountKind, AccountStore, AccountUpdate, NewAccount, RepoAccessFacts, Team, Visible,
+};
+pub use index::{
+    Attempt, AttemptOutcome, Delivery, DeliveryStatus, DueDelivery, EventKind, IndexStore, NewWebhook, Page, Pull,
+    RepoSort, RepositoryInfo, SearchHit, TagInfo, Webhook, WebhookFilter, WebhookUpdate,
 };
 pub use sqlite::SqliteMeta;
 
@@ -62,6 +68,10 @@ pub struct NewManifest {
     pub artifact_type: Option<String>,
     pub annotations: Option<String>,
     pub tags: Vec<Tag>,
+    /// JSON array of the platforms it is for (`{"os","architecture","variant"?}`), when known.
+    pub platforms: Option<String>,
+    /// Who pushed it, for webhooks.
+    pub actor: Option<String>,
 }
 
 /// A manifest whose subject is a given digest, as the referrers API lists it.
@@ -116,11 +126,11 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug + 'static {
 
     async fn get_manifest(&self, name: &RepoName, reference: &Reference) -> Result<Option<ManifestRecord>>;
 
-    /// Removes a manifest and every tag pointing at it; false if it was not there.
-    async fn delete_manifest(&self, name: &RepoName, digest: &Digest) -> Result<bool>;
+    /// Removes a manifest and every tag pointing at it (queueing its delete event); false if it was not there.
+    async fn delete_manifest(&self, name: &RepoName, digest: &Digest, actor: Option<&str>) -> Result<bool>;
 
-    /// Removes a tag only; false if it was not there.
-    async fn delete_tag(&self, name: &RepoName, tag: &Tag) -> Result<bool>;
+    /// Removes a tag only (queueing its delete event); false if it was not there.
+    async fn delete_tag(&self, name: &RepoName, tag: &Tag, actor: Option<&str>) -> Result<bool>;
 
     /// Up to `limit` tags after `last`, in lexical order; `None` for an unknown repository.
     async fn list_tags(&self, name: &RepoName, last: Option<&str>, limit: usize) -> Result<Option<Vec<String>>>;

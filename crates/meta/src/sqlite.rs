@@ -137,6 +137,77 @@ CREATE TABLE revoked_tokens (
     r#"
 ALTER TABLE refresh_tokens ADD COLUMN access_token_id INTEGER REFERENCES access_tokens(id) ON DELETE CASCADE;
 "#,
+    r#"
+ALTER TABLE repositories ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE repositories ADD COLUMN full_description TEXT NOT NULL DEFAULT '';
+ALTER TABLE repositories ADD COLUMN star_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN pull_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN pushed_at INTEGER;
+ALTER TABLE manifests ADD COLUMN platforms TEXT;
+CREATE INDEX repositories_stars ON repositories(star_count DESC, pull_count DESC);
+CREATE TABLE stars (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, repository_id)
+) WITHOUT ROWID;
+CREATE INDEX stars_repository ON stars(repository_id);
+CREATE TRIGGER stars_added AFTER INSERT ON stars BEGIN
+    UPDATE repositories SET star_count = star_count + 1 WHERE id = new.repository_id;
+END;
+CREATE TRIGGER stars_removed AFTER DELETE ON stars BEGIN
+    UPDATE repositories SET star_count = star_count - 1 WHERE id = old.repository_id;
+END;
+CREATE VIRTUAL TABLE repository_search USING fts5(
+    name, description, content = 'repositories', content_rowid = 'id', tokenize = 'trigram'
+);
+INSERT INTO repository_search (repository_search) VALUES ('rebuild');
+CREATE TRIGGER repositories_indexed AFTER INSERT ON repositories BEGIN
+    INSERT INTO repository_search (rowid, name, description) VALUES (new.id, new.name, new.description);
+END;
+CREATE TRIGGER repositories_unindexed AFTER DELETE ON repositories BEGIN
+    INSERT INTO repository_search (repository_search, rowid, name, description)
+        VALUES ('delete', old.id, old.name, old.description);
+END;
+CREATE TRIGGER repositories_reindexed AFTER UPDATE OF name, description ON repositories BEGIN
+    INSERT INTO repository_search (repository_search, rowid, name, description)
+        VALUES ('delete', old.id, old.name, old.description);
+    INSERT INTO repository_search (rowid, name, description) VALUES (new.id, new.name, new.description);
+END;
+CREATE TABLE webhooks (
+    id INTEGER PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    repository TEXT,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX webhooks_namespace ON webhooks(namespace);
+CREATE INDEX webhooks_repository ON webhooks(repository) WHERE repository IS NOT NULL;
+CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_id, id);
+CREATE TABLE webhook_attempts (
+    delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+    at INTEGER NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    duration_ms INTEGER NOT NULL
+);
+CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id);
+"#,
 ];
 
 const READERS: usize = 4;
@@ -144,6 +215,8 @@ const READERS: usize = 4;
 #[derive(Debug)]
 struct Inner {
     default_visibility: Visibility,
+    /// Signalled after a commit that queued webhook deliveries.
+    signal: Arc<tokio::sync::Notify>,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next: AtomicUsize,
@@ -229,6 +302,7 @@ impl SqliteMeta {
         Ok(SqliteMeta {
             inner: Arc::new(Inner {
                 default_visibility,
+                signal: Arc::new(tokio::sync::Notify::new()),
                 writer: Mutex::new(writer),
                 readers,
                 next: AtomicUsize::new(0),
@@ -276,6 +350,17 @@ impl SqliteMeta {
 
     pub(crate) fn default_visibility(&self) -> Visibility {
         self.inner.default_visibility
+    }
+
+    pub(crate) fn signal(&self) -> &Arc<tokio::sync::Notify> {
+        &self.inner.signal
+    }
+
+    /// Wakes the delivery worker when `queued` deliveries were committed.
+    pub(crate) fn queued(&self, queued: usize) {
+        if queued > 0 {
+            self.inner.signal.notify_one();
+        }
     }
 
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
@@ -398,76 +483,99 @@ impl MetaStore for SqliteMeta {
     async fn put_manifest(&self, name: &RepoName, m: NewManifest) -> Result<()> {
         let name = name.clone();
         let vis = self.inner.default_visibility;
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let now = crate::now();
-            let repo = ensure_repo(&tx, &name, vis)?;
-            let mut missing = Vec::new();
-            {
-                let mut has_blob =
-                    tx.prepare_cached("SELECT 1 FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2")?;
-                for d in &m.blobs {
-                    if !has_blob.exists(params![repo, d.to_string()])? {
-                        missing.push(d.clone());
+        let queued = self
+            .write(move |c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let now = crate::now();
+                let repo = ensure_repo(&tx, &name, vis)?;
+                let mut missing = Vec::new();
+                {
+                    let mut has_blob =
+                        tx.prepare_cached("SELECT 1 FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2")?;
+                    for d in &m.blobs {
+                        if !has_blob.exists(params![repo, d.to_string()])? {
+                            missing.push(d.clone());
+                        }
+                    }
+                    let mut has_manifest =
+                        tx.prepare_cached("SELECT 1 FROM manifests WHERE repository_id = ?1 AND digest = ?2")?;
+                    for d in &m.children {
+                        if !has_manifest.exists(params![repo, d.to_string()])? {
+                            missing.push(d.clone());
+                        }
                     }
                 }
-                let mut has_manifest =
-                    tx.prepare_cached("SELECT 1 FROM manifests WHERE repository_id = ?1 AND digest = ?2")?;
-                for d in &m.children {
-                    if !has_manifest.exists(params![repo, d.to_string()])? {
-                        missing.push(d.clone());
-                    }
+                if !missing.is_empty() {
+                    return Err(MetaError::MissingReferences(missing));
                 }
-            }
-            if !missing.is_empty() {
-                return Err(MetaError::MissingReferences(missing));
-            }
-            let digest = m.digest.to_string();
-            tx.prepare_cached(
-                "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, subject,
-                     annotations, created_at, content)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                let digest = m.digest.to_string();
+                tx.prepare_cached(
+                    "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, subject,
+                     annotations, created_at, content, platforms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (repository_id, digest) DO NOTHING",
-            )?
-            .execute(params![
-                repo,
-                digest,
-                m.media_type,
-                m.artifact_type,
-                m.content.len() as i64,
-                m.subject.as_ref().map(|s| s.to_string()),
-                m.annotations,
-                now,
-                m.content
-            ])?;
-            let id: i64 = tx
-                .prepare_cached("SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2")?
-                .query_row(params![repo, digest], |r| r.get(0))?;
-            {
-                let mut ins =
-                    tx.prepare_cached("INSERT OR IGNORE INTO manifest_blobs (manifest_id, digest) VALUES (?1, ?2)")?;
-                for d in &m.blobs {
-                    ins.execute(params![id, d.to_string()])?;
-                }
-                let mut ins = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO manifest_children (manifest_id, child_digest) VALUES (?1, ?2)",
-                )?;
-                for d in &m.children {
-                    ins.execute(params![id, d.to_string()])?;
-                }
-                let mut tag = tx.prepare_cached(
-                    "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?1, ?2, ?3, ?4)
+                )?
+                .execute(params![
+                    repo,
+                    digest,
+                    m.media_type,
+                    m.artifact_type,
+                    m.content.len() as i64,
+                    m.subject.as_ref().map(|s| s.to_string()),
+                    m.annotations,
+                    now,
+                    m.content,
+                    m.platforms
+                ])?;
+                let id: i64 = tx
+                    .prepare_cached("SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2")?
+                    .query_row(params![repo, digest], |r| r.get(0))?;
+                {
+                    let mut ins = tx
+                        .prepare_cached("INSERT OR IGNORE INTO manifest_blobs (manifest_id, digest) VALUES (?1, ?2)")?;
+                    for d in &m.blobs {
+                        ins.execute(params![id, d.to_string()])?;
+                    }
+                    let mut ins = tx.prepare_cached(
+                        "INSERT OR IGNORE INTO manifest_children (manifest_id, child_digest) VALUES (?1, ?2)",
+                    )?;
+                    for d in &m.children {
+                        ins.execute(params![id, d.to_string()])?;
+                    }
+                    let mut tag = tx.prepare_cached(
+                        "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id,
                      updated_at = excluded.updated_at",
-                )?;
-                for t in &m.tags {
-                    tag.execute(params![repo, t.as_str(), id, now])?;
+                    )?;
+                    for t in &m.tags {
+                        tag.execute(params![repo, t.as_str(), id, now])?;
+                    }
                 }
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+                tx.prepare_cached("UPDATE repositories SET pushed_at = ?2 WHERE id = ?1")?
+                    .execute(params![repo, now])?;
+                let mut queued = 0;
+                let tags: Vec<Option<&str>> =
+                    if m.tags.is_empty() { vec![None] } else { m.tags.iter().map(|t| Some(t.as_str())).collect() };
+                for tag in tags {
+                    queued += crate::sqlite_index::enqueue(
+                        &tx,
+                        &crate::sqlite_index::Event {
+                            kind: crate::EventKind::Push,
+                            repository: &name,
+                            tag,
+                            digest: Some(&digest),
+                            media_type: Some(&m.media_type),
+                            actor: m.actor.as_deref(),
+                            at: now,
+                        },
+                    )?;
+                }
+                tx.commit()?;
+                Ok(queued)
+            })
+            .await?;
+        self.queued(queued);
+        Ok(())
     }
 
     async fn get_manifest(&self, name: &RepoName, reference: &Reference) -> Result<Option<ManifestRecord>> {
@@ -498,32 +606,74 @@ impl MetaStore for SqliteMeta {
         .await
     }
 
-    async fn delete_manifest(&self, name: &RepoName, digest: &Digest) -> Result<bool> {
-        let (name, digest) = (name.clone(), digest.to_string());
-        self.write(move |c| {
-            let n = c
-                .prepare_cached(
-                    "DELETE FROM manifests WHERE digest = ?2
-                     AND repository_id = (SELECT id FROM repositories WHERE name = ?1)",
-                )?
-                .execute(params![name.as_str(), digest])?;
-            Ok(n > 0)
-        })
-        .await
+    async fn delete_manifest(&self, name: &RepoName, digest: &Digest, actor: Option<&str>) -> Result<bool> {
+        let (name, digest, actor) = (name.clone(), digest.to_string(), actor.map(str::to_owned));
+        let (deleted, queued) = self
+            .write(move |c| {
+                let tx = c.transaction()?;
+                let media_type: Option<String> = tx
+                    .prepare_cached(
+                        "DELETE FROM manifests WHERE digest = ?2
+                         AND repository_id = (SELECT id FROM repositories WHERE name = ?1) RETURNING media_type",
+                    )?
+                    .query_row(params![name.as_str(), digest], |r| r.get(0))
+                    .optional()?;
+                let Some(media_type) = media_type else { return Ok((false, 0)) };
+                let queued = crate::sqlite_index::enqueue(
+                    &tx,
+                    &crate::sqlite_index::Event {
+                        kind: crate::EventKind::Delete,
+                        repository: &name,
+                        tag: None,
+                        digest: Some(&digest),
+                        media_type: Some(&media_type),
+                        actor: actor.as_deref(),
+                        at: crate::now(),
+                    },
+                )?;
+                tx.commit()?;
+                Ok((true, queued))
+            })
+            .await?;
+        self.queued(queued);
+        Ok(deleted)
     }
 
-    async fn delete_tag(&self, name: &RepoName, tag: &Tag) -> Result<bool> {
-        let (name, tag) = (name.clone(), tag.clone());
-        self.write(move |c| {
-            let n = c
-                .prepare_cached(
-                    "DELETE FROM tags WHERE name = ?2
-                     AND repository_id = (SELECT id FROM repositories WHERE name = ?1)",
+    async fn delete_tag(&self, name: &RepoName, tag: &Tag, actor: Option<&str>) -> Result<bool> {
+        let (name, tag, actor) = (name.clone(), tag.clone(), actor.map(str::to_owned));
+        let (deleted, queued) = self
+            .write(move |c| {
+                let tx = c.transaction()?;
+                let target: Option<(String, String)> = tx
+                    .prepare_cached(
+                        "SELECT m.digest, m.media_type FROM tags t JOIN repositories r ON r.id = t.repository_id
+                         JOIN manifests m ON m.id = t.manifest_id WHERE r.name = ?1 AND t.name = ?2",
+                    )?
+                    .query_row(params![name.as_str(), tag.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let Some((digest, media_type)) = target else { return Ok((false, 0)) };
+                tx.prepare_cached(
+                    "DELETE FROM tags WHERE name = ?2 AND repository_id = (SELECT id FROM repositories WHERE name = ?1)",
                 )?
                 .execute(params![name.as_str(), tag.as_str()])?;
-            Ok(n > 0)
-        })
-        .await
+                let queued = crate::sqlite_index::enqueue(
+                    &tx,
+                    &crate::sqlite_index::Event {
+                        kind: crate::EventKind::Delete,
+                        repository: &name,
+                        tag: Some(tag.as_str()),
+                        digest: Some(&digest),
+                        media_type: Some(&media_type),
+                        actor: actor.as_deref(),
+                        at: crate::now(),
+                    },
+                )?;
+                tx.commit()?;
+                Ok((true, queued))
+            })
+            .await?;
+        self.queued(queued);
+        Ok(deleted)
     }
 
     async fn list_tags(&self, name: &RepoName, last: Option<&str>, limit: usize) -> Result<Option<Vec<String>>> {

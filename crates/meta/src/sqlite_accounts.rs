@@ -491,23 +491,20 @@ impl AccountStore for SqliteMeta {
     async fn visible_repositories(&self, visible: Visible, last: Option<&str>, limit: usize) -> Result<Vec<String>> {
         let last = last.unwrap_or("").to_owned();
         self.read(move |c| {
-            let (all, account, public) = match visible {
-                Visible::All => (true, None, true),
-                Visible::For { account_id, public } => (false, account_id, public),
-            };
-            let mut st = c.prepare_cached(
-                "SELECT r.name FROM repositories r WHERE r.name > ?1 AND (
-                    ?2 OR (?4 AND r.visibility = 'public')
-                    OR (instr(r.name, '/') > 0 AND r.namespace =
-                        (SELECT a.name FROM accounts a WHERE a.id = ?3 AND a.kind = 'user'))
-                    OR r.namespace IN (SELECT o.name FROM accounts o JOIN teams t ON t.org_id = o.id
-                        JOIN team_members m ON m.team_id = t.id WHERE m.account_id = ?3)
-                    OR r.name IN (SELECT tr.repository FROM team_repositories tr
-                        JOIN team_members m ON m.team_id = tr.team_id WHERE m.account_id = ?3)
-                 ) ORDER BY r.name LIMIT ?5",
-            )?;
+            let (all, account, public) = crate::sqlite_index::visible_params(&visible);
+            let sql = format!(
+                "SELECT r.name FROM repositories r WHERE r.name > :last AND {}
+                 ORDER BY r.name LIMIT :limit",
+                crate::sqlite_index::VISIBLE
+            );
+            let mut st = c.prepare_cached(&sql)?;
             let v = st
-                .query_map(params![last, all, account, public, limit as i64], |r| r.get(0))?
+                .query_map(
+                    rusqlite::named_params! {
+                        ":last": last, ":all": all, ":account": account, ":public": public, ":limit": limit as i64,
+                    },
+                    |r| r.get(0),
+                )?
                 .collect::<rusqlite::Result<Vec<String>>>()?;
             Ok(v)
         })

@@ -25,6 +25,8 @@ fn manifest(content: &str, blobs: Vec<Digest>, children: Vec<Digest>, tags: &[&s
         artifact_type: None,
         annotations: None,
         tags: tags.iter().map(|s| t(s)).collect(),
+        platforms: None,
+        actor: None,
     }
 }
 
@@ -91,11 +93,11 @@ async fn manifests_tags_and_deletes(m: &dyn MetaStore) {
     assert_eq!(m.get_manifest(&r, &Reference::Tag(t("latest"))).await.unwrap().unwrap().digest, img2.digest);
 
     // Deleting a tag leaves the manifest; deleting a manifest takes its tags.
-    assert!(m.delete_tag(&r, &t("v1")).await.unwrap());
-    assert!(!m.delete_tag(&r, &t("v1")).await.unwrap());
+    assert!(m.delete_tag(&r, &t("v1"), None).await.unwrap());
+    assert!(!m.delete_tag(&r, &t("v1"), None).await.unwrap());
     assert!(m.get_manifest(&r, &Reference::Digest(img.digest.clone())).await.unwrap().is_some());
-    assert!(m.delete_manifest(&r, &img2.digest).await.unwrap());
-    assert!(!m.delete_manifest(&r, &img2.digest).await.unwrap());
+    assert!(m.delete_manifest(&r, &img2.digest, None).await.unwrap());
+    assert!(!m.delete_manifest(&r, &img2.digest, None).await.unwrap());
     assert_eq!(m.get_manifest(&r, &Reference::Tag(t("latest"))).await.unwrap(), None);
     assert_eq!(m.list_tags(&r, None, 100).await.unwrap().unwrap(), vec!["multi".to_owned()]);
 }
@@ -141,7 +143,7 @@ async fn referrers(m: &dyn MetaStore) {
     assert_eq!(sigs[0].digest, sig.digest);
     assert_eq!(sigs[0].size, 3);
     assert_eq!(sigs[0].annotations.as_deref(), Some(r#"{"k":"v"}"#));
-    m.delete_manifest(&r, &sig.digest).await.unwrap();
+    m.delete_manifest(&r, &sig.digest, None).await.unwrap();
     assert_eq!(m.referrers(&r, &subject, None).await.unwrap().unwrap().len(), 1);
 }
 

@@ -386,6 +386,11 @@ impl Accounts {
             .ok_or_else(|| AccountError::NotFound(format!("no {} named {name:?}", kind.as_str())))
     }
 
+    /// The user of this name.
+    pub async fn account_named(&self, name: &str) -> Result<Account> {
+        self.account(name, AccountKind::User).await
+    }
+
     /// The account behind a subject.
     pub async fn me(&self, caller: &Subject) -> Result<Account> {
         let Some(id) = caller.id() else { return Err(AccountError::Unauthorized) };
@@ -432,10 +437,50 @@ impl Accounts {
             .ok_or_else(|| AccountError::Conflict(format!("the name {name:?} is taken")))
     }
 
-    /// A user, as the caller may see it (itself, or anyone for an admin).
+    /// A user, for any authenticated caller (the http layer shows private fields only to the user
+    /// itself and to admins: see [`Accounts::sees_private`]).
     pub async fn user(&self, caller: &Subject, name: &str) -> Result<Account> {
-        self.self_or_admin(caller, name)?;
+        if caller.is_anonymous() {
+            return Err(AccountError::Unauthorized);
+        }
         self.account(name, AccountKind::User).await
+    }
+
+    /// Whether `caller` may see `account`'s private fields (email, admin flag, settings).
+    pub fn sees_private(&self, caller: &Subject, account: &Account) -> bool {
+        caller.is_admin() || caller.id() == Some(account.id)
+    }
+
+    /// Organizations, for any authenticated caller.
+    pub async fn list_orgs(&self, caller: &Subject) -> Result<Vec<Account>> {
+        if caller.is_anonymous() {
+            return Err(AccountError::Unauthorized);
+        }
+        Ok(self.store().list_accounts(Some(AccountKind::Org)).await?)
+    }
+
+    /// Whether `caller` manages namespace `ns` (its webhooks): the user itself, an owner or admin of
+    /// the organization, or a server admin. A personal access token must have the `delete` scope.
+    pub async fn manages_namespace(&self, caller: &Subject, ns: &str) -> Result<bool> {
+        if !self.enabled() {
+            return Ok(true);
+        }
+        let Subject::Account { id, name, admin, robot, scope } = caller else { return Ok(false) };
+        if scope.is_some_and(|s| s != PatScope::Delete) {
+            return Ok(false);
+        }
+        if *admin {
+            return Ok(true);
+        }
+        if !robot && name == ns {
+            return Ok(true);
+        }
+        match self.store().account_by_name(ns).await? {
+            Some(o) if o.kind == AccountKind::Org => {
+                Ok(self.store().org_role(o.id, *id).await?.is_some_and(|r| r >= OrgRole::Admin))
+            }
+            _ => Ok(false),
+        }
     }
 
     fn self_or_admin(&self, caller: &Subject, name: &str) -> Result<()> {
@@ -446,13 +491,10 @@ impl Accounts {
         }
     }
 
+    /// Users and robots, for any authenticated caller.
     pub async fn list_users(&self, caller: &Subject) -> Result<Vec<Account>> {
-        if !caller.is_admin() {
-            return Err(if caller.is_anonymous() {
-                AccountError::Unauthorized
-            } else {
-                AccountError::Denied("administrators only".into())
-            });
+        if caller.is_anonymous() {
+            return Err(AccountError::Unauthorized);
         }
         Ok(self.store().list_accounts(None).await?.into_iter().filter(|a| a.kind != AccountKind::Org).collect())
     }

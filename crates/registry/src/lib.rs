@@ -9,7 +9,9 @@
 //! methods; errors carry a spec [`ErrorCode`] and the http crate renders them.
 
 pub mod accounts;
+pub mod index;
 mod throttle;
+pub mod webhooks;
 
 use berth_meta::{ManifestRecord, MetaError, MetaStore, NewManifest, Referrer};
 use berth_oci::manifest::MAX_MANIFEST_SIZE;
@@ -288,6 +290,7 @@ impl Registry {
         content_type: Option<&str>,
         body: Vec<u8>,
         extra_tags: Vec<Tag>,
+        actor: Option<&str>,
     ) -> Result<PushedManifest> {
         if body.len() > MAX_MANIFEST_SIZE {
             return Err(RegistryError::ManifestTooLarge);
@@ -312,6 +315,7 @@ impl Registry {
         }
         tags.dedup();
         let subject = info.subject.clone();
+        let platforms = self.platforms(&info, &body).await;
         self.meta
             .put_manifest(
                 name,
@@ -325,10 +329,65 @@ impl Registry {
                     artifact_type: info.artifact_type,
                     annotations: info.annotations,
                     tags: tags.clone(),
+                    platforms,
+                    actor: actor.map(str::to_owned),
                 },
             )
             .await?;
         Ok(PushedManifest { digest, subject, tags })
+    }
+
+    /// The platforms a manifest is for, as a JSON array: an index's from its entries, an image's
+    /// from its config blob (read only if it is an image config of at most 1 MiB). `None` when unknown.
+    async fn platforms(&self, info: &berth_oci::ManifestInfo, body: &[u8]) -> Option<String> {
+        let doc: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let pick = |p: &serde_json::Value| {
+            let mut out = serde_json::Map::new();
+            for k in ["os", "architecture", "variant"] {
+                if let Some(v) = p.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty()) {
+                    out.insert(k.into(), v.into());
+                }
+            }
+            (out.contains_key("os") || out.contains_key("architecture")).then_some(serde_json::Value::Object(out))
+        };
+        let list: Vec<serde_json::Value> = match info.kind {
+            berth_oci::media_type::ManifestKind::Index => {
+                doc.get("manifests")?.as_array()?.iter().filter_map(|m| m.get("platform")).filter_map(pick).collect()
+            }
+            berth_oci::media_type::ManifestKind::Image => {
+                let config = doc.get("config")?;
+                let media_type = config.get("mediaType")?.as_str()?;
+                let image_config =
+                    ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
+                if !image_config.contains(&media_type) || config.get("size")?.as_u64()? > 1 << 20 {
+                    return None;
+                }
+                let digest: Digest = config.get("digest")?.as_str()?.parse().ok()?;
+                let bytes = self.read_small_blob(&digest).await?;
+                let cfg: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+                pick(&cfg).into_iter().collect()
+            }
+        };
+        let mut unique: Vec<serde_json::Value> = Vec::new();
+        for p in list {
+            if !unique.contains(&p) {
+                unique.push(p);
+            }
+        }
+        Some(serde_json::Value::Array(unique).to_string())
+    }
+
+    async fn read_small_blob(&self, digest: &Digest) -> Option<Vec<u8>> {
+        use futures_util::StreamExt;
+        let mut read = self.blobs.read(digest, None).await.ok()?;
+        let mut out = Vec::with_capacity(read.size.min(1 << 20) as usize);
+        while let Some(chunk) = read.stream.next().await {
+            out.extend_from_slice(&chunk.ok()?);
+            if out.len() > 1 << 20 {
+                return None;
+            }
+        }
+        Some(out)
     }
 
     async fn unknown(&self, name: &RepoName, otherwise: RegistryError) -> RegistryError {
@@ -347,10 +406,10 @@ impl Registry {
     }
 
     /// Deletes a tag (only the tag) or a manifest by digest (with its tags).
-    pub async fn delete_manifest(&self, name: &RepoName, reference: &Reference) -> Result<()> {
+    pub async fn delete_manifest(&self, name: &RepoName, reference: &Reference, actor: Option<&str>) -> Result<()> {
         let deleted = match reference {
-            Reference::Tag(t) => self.meta.delete_tag(name, t).await?,
-            Reference::Digest(d) => self.meta.delete_manifest(name, d).await?,
+            Reference::Tag(t) => self.meta.delete_tag(name, t, actor).await?,
+            Reference::Digest(d) => self.meta.delete_manifest(name, d, actor).await?,
         };
         if deleted {
             Ok(())

@@ -172,9 +172,14 @@ async fn users_self_and_admin() {
         (&json!("alice"), &json!("alice@example.com"), &json!(false))
     );
 
-    json_of(alice.get("/api/v1/users/alice").send().await.unwrap(), 200).await;
-    json_of(admin.get("/api/v1/users/alice").send().await.unwrap(), 200).await;
-    expect_error(bob.get("/api/v1/users/alice").send().await.unwrap(), 403, "DENIED").await;
+    let own = json_of(alice.get("/api/v1/users/alice").send().await.unwrap(), 200).await;
+    assert_eq!(own["email"], json!("alice@example.com"));
+    let by_admin = json_of(admin.get("/api/v1/users/alice").send().await.unwrap(), 200).await;
+    assert_eq!(by_admin["email"], json!("alice@example.com"));
+    // Another user sees the public profile only (docs/index.md, "Users and organizations").
+    let by_bob = json_of(bob.get("/api/v1/users/alice").send().await.unwrap(), 200).await;
+    assert_eq!(by_bob["username"], json!("alice"));
+    assert!(by_bob.get("email").is_none() && by_bob.get("admin").is_none(), "{by_bob}");
     expect_error(admin.get("/api/v1/users/nobody").send().await.unwrap(), 404, "NOT_FOUND").await;
 
     // A bearer access token authenticates the API too.
