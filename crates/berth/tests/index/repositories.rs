@@ -416,8 +416,12 @@ async fn deleting_a_repository_removes_it_and_a_push_creates_it_again() {
     expect_error(r, 403, "DENIED").await;
     get_repo(&olivia, "acme/gone").await;
 
+    // A pull just before the DELETE: its count, written to the store up to a second later, must
+    // not bring the repository back.
+    pull(&olivia, "acme/gone", "v1").await;
     let r = s.user("adam").delete("/api/v1/repositories/acme/gone").send().await.unwrap();
     expect_status(r, 204).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
 
     expect_404(&olivia, "/api/v1/repositories/acme/gone").await;
     let r = olivia.get("/v2/acme/gone/tags/list").send().await.unwrap();
@@ -432,6 +436,8 @@ async fn deleting_a_repository_removes_it_and_a_push_creates_it_again() {
     assert!(!catalog(&olivia).await.contains(&"acme/gone".to_string()), "still in the catalog");
     let v = list_repos(&olivia, &[("namespace", "acme")]).await;
     assert_eq!(repo_names(&v), strs(&["acme/stays"]), "{v}");
+    assert_eq!(search_all(&olivia, "gone").await, Vec::<String>::new(), "search after DELETE");
+    assert_eq!(search_all(&olivia, "deleted").await, Vec::<String>::new(), "its description after DELETE");
     let v = json_of(s.user("bob").get("/api/v1/users/bob/starred").send().await.unwrap(), 200).await;
     assert_eq!(repo_names(&v), strs(&["acme/stays"]), "its stars went: {v}");
     let r = s.user("adam").delete("/api/v1/repositories/acme/gone").send().await.unwrap();

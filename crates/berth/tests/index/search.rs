@@ -27,7 +27,7 @@ const fn e(name: &'static str, desc: &'static str, starrers: &'static [&'static 
 
 /// Built so that every tie-break is tested against the one after it: stars beat pulls and name,
 /// pulls beat official and name, official beats name; and every tier beats stars.
-const WORLD: [Entry; 16] = [
+const WORLD: [Entry; 17] = [
     // exact
     e("web", "The web server", &[], 0),
     // prefix (the name or one of its path components starts with `web`)
@@ -49,6 +49,7 @@ const WORLD: [Entry; 16] = [
     e("carol/docs", "webinar notes", &[], 0),
     // no match for `web`
     e("alice/other", "nothing to see", &[], 0),
+    e("alice/my_tool", "100% pure, un été", &[], 0),
 ];
 
 /// The contract's tier of a repository for a (trimmed, lower-cased) term; None: no match.
@@ -165,6 +166,7 @@ async fn ranking_follows_the_tiers_then_stars_pulls_official_name() {
         "cobwebs",
         "web",
         "webapi",
+        "alice/my_tool",
         "alice/other",
         "carol/docs",
         "carol/webkit",
@@ -208,6 +210,22 @@ async fn ranking_follows_the_tiers_then_stars_pulls_official_name() {
     for q in ["eb", "/web", "APP", "cob", "server", "tools", "alice", "x", "static web", "e"] {
         assert_eq!(search_all(&s.anon(), q).await, model(q), "q={q:?}");
     }
+    // Characters that mean something to LIKE, GLOB or FTS5 queries are plain text here.
+    assert_eq!(search_all(&s.anon(), "_").await, strs(&["alice/my_tool"]), "q=_");
+    assert_eq!(search_all(&s.anon(), "my_").await, strs(&["alice/my_tool"]), "q=my_");
+    assert_eq!(search_all(&s.anon(), "%").await, strs(&["alice/my_tool"]), "q=% (in a description)");
+    assert_eq!(search_all(&s.anon(), "100% p").await, strs(&["alice/my_tool"]), "q=100% p");
+    for q in [
+        "w_b", "w%b", "w_", "%b", "\"", "web\"", "\"web\"", "web*", "*", "w*b", "(web", "web)", "web OR x", "NOT web",
+        "web:", "^web", "web AND", "[a-z]", "w?b", "'", "\\", "-web", "+web",
+    ] {
+        assert_eq!(search_all(&s.anon(), q).await, model(q), "q={q:?}");
+    }
+    // Case-insensitive beyond ASCII too.
+    for q in ["ÉTÉ", "été", "ÉT", "Été"] {
+        assert_eq!(search_all(&s.anon(), q).await, strs(&["alice/my_tool"]), "q={q:?}");
+    }
+
     let v = search(&s.anon(), &[("q", "zzz-nothing")]).await;
     assert_eq!(v["num_results"], json!(0), "{v}");
     assert_eq!(v["num_pages"], json!(0), "num_pages is 0 when nothing matches: {v}");
