@@ -410,4 +410,17 @@ async fn results_follow_every_change_at_once_and_survive_a_restart() {
         strs(&["alice/alphabet", "alice/alpha", "alice/alpha2"]),
         "a push after the restart"
     );
+
+    // The index is written in the same transaction as the change: acknowledged changes survive
+    // a crash too.
+    set_description(&s.user("alice"), "alice/alpha2", "crash proof").await;
+    set_visibility(&s.user("alice"), "alice/alpha2", "public").await;
+    let r = s.user("alice").delete("/api/v1/repositories/alice/alphabet").send().await.unwrap();
+    expect_status(r, 204).await;
+    s.kill9();
+    s.start_again();
+    let v = search_json(&s.anon(), "proof").await;
+    assert_eq!(names(&v), strs(&["alice/alpha2"]), "after kill -9: {v}");
+    assert_eq!(v["results"][0]["description"], json!("crash proof"), "{v}");
+    assert_eq!(search_all(&s.user("alice"), "alpha").await, strs(&["alice/alpha", "alice/alpha2"]), "after kill -9");
 }
