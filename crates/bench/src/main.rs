@@ -9,6 +9,7 @@ mod data;
 mod limits;
 mod load;
 mod report;
+mod search;
 mod server;
 
 use clap::Parser;
@@ -45,6 +46,9 @@ pub struct Args {
     /// Only these workload groups (comma-separated): push, pull, small, manifest, tags, catalog, start.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Instead of the side-by-side workloads: search latency over this many repositories (berth only).
+    #[arg(long)]
+    pub search: Option<usize>,
 }
 
 /// Sizes and counts of one run.
@@ -154,6 +158,16 @@ impl Plan {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if let Some(n) = args.search {
+        let duration = Duration::from_secs_f64(args.duration.unwrap_or(if args.quick { 0.5 } else { 5.0 }));
+        return match search::run(&args.berth, &args.work_dir, n, duration).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("\nberth-bench: FAILED: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let plan = Plan::new(&args);
     match bench::run(args, plan).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -144,7 +144,8 @@ ALTER TABLE repositories ADD COLUMN star_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE repositories ADD COLUMN pull_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE repositories ADD COLUMN pushed_at INTEGER;
 ALTER TABLE manifests ADD COLUMN platforms TEXT;
-CREATE INDEX repositories_stars ON repositories(star_count DESC, pull_count DESC);
+-- The order of search results and listings: stars, pulls, official first, name.
+CREATE INDEX repositories_rank ON repositories(star_count DESC, pull_count DESC, (instr(name, '/') > 0), name);
 CREATE TABLE stars (
     account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
@@ -158,21 +159,30 @@ END;
 CREATE TRIGGER stars_removed AFTER DELETE ON stars BEGIN
     UPDATE repositories SET star_count = star_count - 1 WHERE id = old.repository_id;
 END;
-CREATE VIRTUAL TABLE repository_search USING fts5(
-    name, description, content = 'repositories', content_rowid = 'id', tokenize = 'trigram'
+-- Search: substrings of names (trigrams), words of short descriptions (with prefix indexes).
+CREATE VIRTUAL TABLE repository_names USING fts5(
+    name, content = 'repositories', content_rowid = 'id', tokenize = 'trigram'
 );
-INSERT INTO repository_search (repository_search) VALUES ('rebuild');
+CREATE VIRTUAL TABLE repository_descriptions USING fts5(
+    description, content = 'repositories', content_rowid = 'id', tokenize = 'unicode61', prefix = '1 2 3'
+);
+INSERT INTO repository_names (repository_names) VALUES ('rebuild');
+INSERT INTO repository_descriptions (repository_descriptions) VALUES ('rebuild');
 CREATE TRIGGER repositories_indexed AFTER INSERT ON repositories BEGIN
-    INSERT INTO repository_search (rowid, name, description) VALUES (new.id, new.name, new.description);
+    INSERT INTO repository_names (rowid, name) VALUES (new.id, new.name);
+    INSERT INTO repository_descriptions (rowid, description) VALUES (new.id, new.description);
 END;
 CREATE TRIGGER repositories_unindexed AFTER DELETE ON repositories BEGIN
-    INSERT INTO repository_search (repository_search, rowid, name, description)
-        VALUES ('delete', old.id, old.name, old.description);
+    INSERT INTO repository_names (repository_names, rowid, name) VALUES ('delete', old.id, old.name);
+    INSERT INTO repository_descriptions (repository_descriptions, rowid, description)
+        VALUES ('delete', old.id, old.description);
 END;
 CREATE TRIGGER repositories_reindexed AFTER UPDATE OF name, description ON repositories BEGIN
-    INSERT INTO repository_search (repository_search, rowid, name, description)
-        VALUES ('delete', old.id, old.name, old.description);
-    INSERT INTO repository_search (rowid, name, description) VALUES (new.id, new.name, new.description);
+    INSERT INTO repository_names (repository_names, rowid, name) VALUES ('delete', old.id, old.name);
+    INSERT INTO repository_descriptions (repository_descriptions, rowid, description)
+        VALUES ('delete', old.id, old.description);
+    INSERT INTO repository_names (rowid, name) VALUES (new.id, new.name);
+    INSERT INTO repository_descriptions (rowid, description) VALUES (new.id, new.description);
 END;
 CREATE TABLE webhooks (
     id INTEGER PRIMARY KEY,

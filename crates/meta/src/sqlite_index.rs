@@ -165,6 +165,16 @@ pub(crate) fn enqueue(c: &Connection, e: &Event<'_>) -> rusqlite::Result<usize> 
     Ok(hooks.len())
 }
 
+/// Search counts at most this many matches.
+pub const MAX_COUNTED: usize = 10_000;
+
+/// The FTS5 query matching `term` as the start of a run of words (`"alice web"*`), or `None` when
+/// the term has no word characters.
+fn fts_words(term: &str) -> Option<String> {
+    let words: Vec<&str> = term.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    (!words.is_empty()).then(|| format!("\"{}\"*", words.join(" ")))
+}
+
 /// The FTS5 query matching `term` anywhere: one quoted phrase.
 fn fts_phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
@@ -180,44 +190,79 @@ impl IndexStore for SqliteMeta {
         let term = term.to_owned();
         self.read(move |c| {
             let (all, account, public) = visible_params(&visible);
-            // Terms of three characters or more use the trigram index; shorter ones scan.
-            let filter = if term.is_empty() {
-                "1"
-            } else if term.chars().count() >= 3 {
-                "r.id IN (SELECT rowid FROM repository_search WHERE repository_search MATCH :phrase)"
-            } else {
-                "(instr(r.name, :term) > 0 OR instr(lower(r.description), :term) > 0)"
+            let visible_sql = match (&visible, account) {
+                (Visible::All, _) => "1".to_owned(),
+                (Visible::For { public: true, .. }, None) => "r.visibility = 'public'".to_owned(),
+                (Visible::For { public: false, .. }, None) => "0".to_owned(),
+                _ => VISIBLE.to_owned(),
             };
+            let words = fts_words(&term);
+            // Names by substring (the trigram index needs three characters; shorter terms scan
+            // names), descriptions by word prefix.
+            let by_name = if term.chars().count() >= 3 {
+                "SELECT rowid FROM repository_names WHERE repository_names MATCH :phrase"
+            } else {
+                "SELECT id FROM repositories WHERE instr(name, :term) > 0"
+            };
+            let by_description = if words.is_some() {
+                " UNION SELECT rowid FROM repository_descriptions WHERE repository_descriptions MATCH :words"
+            } else {
+                ""
+            };
+            let filter =
+                if term.is_empty() { "1".to_owned() } else { format!("r.id IN ({by_name}{by_description})") };
             let tier = if term.is_empty() {
-                "0"
+                ""
             } else {
                 "CASE WHEN r.name = :term THEN 1
                       WHEN instr('/' || r.name, '/' || :term) > 0 THEN 2
                       WHEN instr(r.name, :term) > 0 THEN 3
-                      ELSE 4 END"
+                      ELSE 4 END,"
+            };
+            // A term's matches are ranked in one pass that also counts them; the empty term walks the
+            // rank index and counts separately (at most MAX_COUNTED).
+            let (count_column, count_sql) = if term.is_empty() {
+                (
+                    "NULL",
+                    Some(format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM repositories r WHERE {visible_sql} LIMIT {MAX_COUNTED})"
+                    )),
+                )
+            } else {
+                ("count(*) OVER ()", None)
             };
             let sql = format!(
-                "SELECT r.name, r.description, r.star_count, r.pull_count, count(*) OVER () FROM repositories r
-                 WHERE {filter} AND {VISIBLE}
-                 ORDER BY {tier}, r.star_count DESC, r.pull_count DESC, instr(r.name, '/') > 0, r.name
+                "SELECT r.name, r.description, r.star_count, r.pull_count, {count_column} FROM repositories r
+                 WHERE {filter} AND {visible_sql}
+                 ORDER BY {tier} r.star_count DESC, r.pull_count DESC, instr(r.name, '/') > 0, r.name
                  LIMIT :limit OFFSET :offset"
             );
             let (limit, offset) = limit_offset(page);
-            let mut st = c.prepare_cached(&sql)?;
-            let mut args: Vec<(&str, &dyn rusqlite::ToSql)> =
-                vec![(":all", &all), (":account", &account), (":public", &public), (":limit", &limit)];
-            args.push((":offset", &offset));
             let phrase = fts_phrase(&term);
+            let words = words.unwrap_or_default();
+            let mut args: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
+            if visible_sql == VISIBLE {
+                args.extend([(":all", &all as &dyn rusqlite::ToSql), (":account", &account), (":public", &public)]);
+            }
             if !term.is_empty() {
                 args.push((":term", &term));
                 if term.chars().count() >= 3 {
                     args.push((":phrase", &phrase));
                 }
+                if !by_description.is_empty() {
+                    args.push((":words", &words));
+                }
             }
-            let mut total = 0usize;
-            let hits = st
-                .query_map(args.as_slice(), |r| {
-                    total = r.get::<_, i64>(4)? as usize;
+            args.extend([(":limit", &limit as &dyn rusqlite::ToSql), (":offset", &offset)]);
+            // Each statement takes the parameters it names.
+            let used = |sql: &str| -> Vec<(&str, &dyn rusqlite::ToSql)> {
+                args.iter().filter(|(k, _)| sql.contains(k)).copied().collect()
+            };
+            let mut counted = 0usize;
+            let hits = c
+                .prepare_cached(&sql)?
+                .query_map(used(&sql).as_slice(), |r| {
+                    counted = r.get::<_, Option<i64>>(4)?.unwrap_or(0) as usize;
                     Ok(SearchHit {
                         name: r.get(0)?,
                         description: r.get(1)?,
@@ -226,13 +271,15 @@ impl IndexStore for SqliteMeta {
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            if hits.is_empty() && offset > 0 {
-                // Past the end: the total still counts.
-                let sql = format!("SELECT count(*) FROM repositories r WHERE {filter} AND {VISIBLE}");
-                let mut st = c.prepare_cached(&sql)?;
-                args.retain(|(k, _)| *k != ":limit" && *k != ":offset");
-                total = st.query_row(args.as_slice(), |r| r.get::<_, i64>(0))? as usize;
-            }
+            let total = match count_sql {
+                Some(q) => c.prepare_cached(&q)?.query_row(used(&q).as_slice(), |r| r.get::<_, i64>(0))? as usize,
+                // Past the end there is no row to carry the count.
+                None if hits.is_empty() && offset > 0 => {
+                    let q = format!("SELECT count(*) FROM repositories r WHERE {filter} AND {visible_sql}");
+                    c.prepare_cached(&q)?.query_row(used(&q).as_slice(), |r| r.get::<_, i64>(0))? as usize
+                }
+                None => counted,
+            };
             Ok((hits, total))
         })
         .await
