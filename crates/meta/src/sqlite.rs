@@ -813,6 +813,8 @@ mod tests {
         let meta = SqliteMeta::open(&dir.path().join("meta.db")).unwrap();
         crate::testsuite::run_all(&meta).await;
         crate::testsuite::run_accounts(&meta).await;
+        let index = SqliteMeta::open(&dir.path().join("index.db")).unwrap();
+        crate::testsuite::run_index(&index).await;
         // Reopening migrates nothing and keeps the data.
         drop(meta);
         let meta = SqliteMeta::open(&dir.path().join("meta.db")).unwrap();

@@ -259,3 +259,112 @@ pub async fn run_accounts<S: MetaStore + AccountStore>(m: &S) {
     assert!(m.delete_account(org.id).await.unwrap());
     assert!(m.team(org.id, "writers").await.unwrap().is_none());
 }
+
+/// The index: search ranking and visibility, metadata, stars, pulls, tag details, repository
+/// deletion, and webhook deliveries queued with the changes they report. Runs on an empty store.
+pub async fn run_index<S: MetaStore + AccountStore + crate::IndexStore>(m: &S) {
+    use crate::{
+        Attempt, AttemptOutcome, DeliveryStatus, EventKind, NewWebhook, Page, Pull, RepoSort, WebhookFilter,
+        WebhookUpdate,
+    };
+    let page = Page { offset: 0, limit: 25 };
+    let all = Visible::All;
+    let anon = Visible::For { account_id: None, public: true };
+    let carol = m.create_account(new_account("carol", AccountKind::User, None)).await.unwrap().unwrap();
+    let blob = Digest::sha256_of(b"index-blob");
+    // A webhook on carol's namespace, queued before the pushes it reports.
+    let hook = m
+        .create_webhook(NewWebhook {
+            namespace: "carol".into(),
+            repository: None,
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: "0123456789abcdef".into(),
+            events: vec![EventKind::Push, EventKind::Delete],
+            active: true,
+        })
+        .await
+        .unwrap();
+    for (name, public) in
+        [("web", true), ("carol/web", false), ("carol/webapp", true), ("dave/x-web", true), ("dave/other", true)]
+    {
+        let r = n(name);
+        m.add_blob(&r, &blob, 10).await.unwrap();
+        let mut man = manifest(&format!("{{\"m\":\"{name}\"}}"), vec![blob.clone()], vec![], &["v1"]);
+        man.actor = Some("carol".into());
+        man.platforms = Some(r#"[{"os":"linux","architecture":"amd64"}]"#.into());
+        m.put_manifest(&r, man).await.unwrap();
+        m.set_visibility(&r, if public { Visibility::Public } else { Visibility::Private }).await.unwrap();
+    }
+    assert!(m.set_descriptions(&n("dave/other"), Some("A web server".into()), None).await.unwrap());
+    let names = |hits: Vec<crate::SearchHit>| hits.into_iter().map(|h| h.name).collect::<Vec<_>>();
+    let (hits, total) = m.search("web", all.clone(), page).await.unwrap();
+    assert_eq!(names(hits), ["web", "carol/web", "carol/webapp", "dave/x-web", "dave/other"]);
+    assert_eq!(total, 5);
+    // Anonymous callers see public ones only; stars break ties within a tier.
+    assert!(m.set_star(carol.id, &n("dave/x-web"), true).await.unwrap());
+    let (hits, _) = m.search("web", anon.clone(), page).await.unwrap();
+    assert_eq!(names(hits), ["web", "carol/webapp", "dave/x-web", "dave/other"]);
+    let (hits, _) = m.search("x-w", all.clone(), page).await.unwrap();
+    assert_eq!(names(hits), ["dave/x-web"]);
+    let (hits, total) = m.search("web", all.clone(), Page { offset: 4, limit: 2 }).await.unwrap();
+    assert_eq!((names(hits), total), (vec!["dave/other".to_owned()], 5));
+    let (hits, total) = m.search("web", all.clone(), Page { offset: 10, limit: 2 }).await.unwrap();
+    assert_eq!((hits.len(), total), (0, 5));
+    let (_, total) = m.search("", all.clone(), page).await.unwrap();
+    assert_eq!(total, 5);
+    // Stars, pulls, metadata.
+    let info = m.repository_info(&n("dave/x-web"), Some(carol.id)).await.unwrap().unwrap();
+    assert_eq!((info.star_count, info.starred, info.tag_count), (1, true, 1));
+    assert!(info.last_pushed.is_some());
+    assert_eq!(info.size, 10 + "{\"m\":\"dave/x-web\"}".len() as i64);
+    assert_eq!(m.starred(carol.id, all.clone(), Some(carol.id)).await.unwrap().len(), 1);
+    assert!(m.set_star(carol.id, &n("dave/x-web"), false).await.unwrap());
+    assert!(!m.set_star(carol.id, &n("no/such"), true).await.unwrap());
+    let pull = |name: &str| Pull {
+        repository: n(name),
+        tag: Some("v1".into()),
+        digest: blob.to_string(),
+        media_type: "x".into(),
+        actor: None,
+        at: crate::now(),
+    };
+    m.record_pulls(vec![pull("dave/other"), pull("dave/other")]).await.unwrap();
+    assert_eq!(m.repository_info(&n("dave/other"), None).await.unwrap().unwrap().pull_count, 2);
+    let (list, total) =
+        m.list_repository_info(all.clone(), Some("dave"), RepoSort::Pulls, true, page, None).await.unwrap();
+    assert_eq!((list[0].name.as_str(), total), ("dave/other", 2));
+    // Tags.
+    let (tags, total) = m.tag_infos(&n("carol/web"), page).await.unwrap().unwrap();
+    assert_eq!((tags.len(), total, tags[0].platforms.as_str()), (1, 1, r#"[{"os":"linux","architecture":"amd64"}]"#));
+    assert!(m.tag_info(&n("carol/web"), "nope").await.unwrap().is_none());
+    // Deliveries: one per push to carol's namespace, then one for a tag delete and a repository delete.
+    let (deliveries, total) = m.deliveries(hook.id, page).await.unwrap();
+    assert_eq!(total, 2, "{deliveries:?}");
+    assert!(m.delete_tag(&n("carol/web"), &t("v1"), Some("carol")).await.unwrap());
+    assert!(m.delete_repository(&n("carol/webapp"), Some("carol")).await.unwrap());
+    assert!(!m.delete_repository(&n("carol/webapp"), None).await.unwrap());
+    let (deliveries, total) = m.deliveries(hook.id, page).await.unwrap();
+    assert_eq!(total, 4);
+    let newest: serde_json::Value = serde_json::from_str(&deliveries[0].payload).unwrap();
+    assert_eq!((newest["event"].as_str(), newest["repository"].as_str()), (Some("delete"), Some("carol/webapp")));
+    assert_eq!(m.search("webapp", all.clone(), page).await.unwrap().1, 0, "a deleted repository leaves the index");
+    // The queue: due, attempts, outcome.
+    let due = m.due_deliveries(i64::MAX, 10).await.unwrap();
+    assert_eq!(due.len(), 4);
+    let a = Attempt { at_ms: 1, status_code: Some(500), error: Some("answered 500".into()), duration_ms: 3 };
+    m.record_attempt(due[0].row, a.clone(), AttemptOutcome::RetryAt(i64::MAX - 1)).await.unwrap();
+    m.record_attempt(due[1].row, a.clone(), AttemptOutcome::Delivered).await.unwrap();
+    m.record_attempt(due[2].row, a, AttemptOutcome::Failed).await.unwrap();
+    assert_eq!(m.due_deliveries(i64::MAX - 2, 10).await.unwrap().len(), 1);
+    let (deliveries, _) = m.deliveries(hook.id, page).await.unwrap();
+    let statuses: Vec<DeliveryStatus> = deliveries.iter().map(|d| d.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == DeliveryStatus::Pending).count(), 2);
+    assert_eq!(m.prune_deliveries(i64::MAX).await.unwrap(), 2);
+    // An inactive hook gets nothing new.
+    m.update_webhook(hook.id, WebhookUpdate { active: Some(false), ..Default::default() }).await.unwrap();
+    m.delete_manifest(&n("carol/web"), &Digest::sha256_of(b"{\"m\":\"carol/web\"}"), None).await.unwrap();
+    assert_eq!(m.deliveries(hook.id, page).await.unwrap().1, 2);
+    assert_eq!(m.list_webhooks(WebhookFilter::Namespace("carol".into())).await.unwrap().len(), 1);
+    assert!(m.delete_webhook(hook.id).await.unwrap());
+    assert!(m.webhook(hook.id).await.unwrap().is_none());
+}
