@@ -43,7 +43,7 @@ const WORLD: [Entry; 17] = [
     e("bob/team-web", "", &["alice", "bob", "carol"], 0),
     e("alice/cobweb", "", &["carol"], 0),
     e("cobwebs", "", &[], 0),
-    // description only (case-insensitive)
+    // description only (by words, case-insensitive)
     e("bob/site", "static WEB pages", &["admin", "alice", "carol"], 0),
     e("alice/server", "A Web server", &[], 1),
     e("carol/docs", "webinar notes", &[], 0),
@@ -63,11 +63,27 @@ fn tier(en: &Entry, q: &str) -> Option<u8> {
         Some(1)
     } else if en.name.contains(q) {
         Some(2)
-    } else if en.desc.to_lowercase().contains(q) {
+    } else if desc_matches(en.desc, q) {
         Some(3)
     } else {
         None
     }
+}
+
+/// Lower-cased words: runs of letters and digits.
+fn words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+}
+
+/// Whether a description contains the term's words as a run of whole words, the last one
+/// possibly cut short (docs/index.md, "What matches").
+fn desc_matches(desc: &str, q: &str) -> bool {
+    let (d, t) = (words(desc), words(q));
+    if t.is_empty() || t.len() > d.len() {
+        return false;
+    }
+    let k = t.len();
+    (0..=d.len() - k).any(|i| d[i..i + k - 1] == t[..k - 1] && d[i + k - 1].starts_with(&t[k - 1]))
 }
 
 /// The order the contract gives for `q` over [`WORLD`].
@@ -207,13 +223,26 @@ async fn ranking_follows_the_tiers_then_stars_pulls_official_name() {
     assert_eq!(search_all(&s.anon(), "alice/web").await, strs(&["alice/web", "alice/webapp", "alice/webtools"]));
     assert_eq!(search_all(&s.anon(), "team/x/web").await, strs(&["team/x/web-ui"]));
     assert_eq!(search_all(&s.anon(), "WEBINAR").await, strs(&["carol/docs"]));
+    // Descriptions match by words: a run of whole words, the last one possibly cut short.
+    assert_eq!(search_all(&s.anon(), "web serv").await, strs(&["alice/server", "web"]), "q=web serv");
+    assert_eq!(search_all(&s.anon(), "WEB PAG").await, strs(&["bob/site"]), "q=WEB PAG");
+    assert_eq!(search_all(&s.anon(), "pure un").await, strs(&["alice/my_tool"]), "q=pure un");
+    for q in ["ebinar", "eb pages", "b pages", "web  pages", "pages static", "serv web", "web server x"] {
+        let got = search_all(&s.anon(), q).await;
+        assert_eq!(got, model(q), "q={q:?}");
+    }
+    let eb = search_all(&s.anon(), "eb").await;
+    assert!(
+        !eb.iter().any(|n| ["bob/site", "alice/server", "carol/docs"].contains(&n.as_str())),
+        "`eb` matches no description: {eb:?}"
+    );
     for q in ["eb", "/web", "APP", "cob", "server", "tools", "alice", "x", "static web", "e"] {
         assert_eq!(search_all(&s.anon(), q).await, model(q), "q={q:?}");
     }
     // Characters that mean something to LIKE, GLOB or FTS5 queries are plain text here.
     assert_eq!(search_all(&s.anon(), "_").await, strs(&["alice/my_tool"]), "q=_");
     assert_eq!(search_all(&s.anon(), "my_").await, strs(&["alice/my_tool"]), "q=my_");
-    assert_eq!(search_all(&s.anon(), "%").await, strs(&["alice/my_tool"]), "q=% (in a description)");
+    assert_eq!(search_all(&s.anon(), "%").await, Vec::<String>::new(), "q=% (in no name, no words)");
     assert_eq!(search_all(&s.anon(), "100% p").await, strs(&["alice/my_tool"]), "q=100% p");
     for q in [
         "w_b", "w%b", "w_", "%b", "\"", "web\"", "\"web\"", "web*", "*", "w*b", "(web", "web)", "web OR x", "NOT web",
