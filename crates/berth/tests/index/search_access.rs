@@ -90,6 +90,13 @@ async fn each_caller_sees_public_repositories_and_what_it_may_read() {
         expect_status(r, 200).await;
     }
 
+    // Rights are those of the moment: out of the team, out of the results.
+    let r = dave.delete("/api/v1/orgs/acme/teams/readers/members/carol").send().await.unwrap();
+    expect_status(r, 204).await;
+    assert_eq!(set_of(&search_all(&s.user("carol"), "web").await), want(&[]), "carol after leaving the team");
+    set_visibility(&dave, "acme/priv-web", "public").await;
+    assert_eq!(set_of(&search_all(&s.anon(), "web").await), want(&["acme/priv-web"]), "anonymous after a PATCH");
+
     // Bad credentials are refused, never treated as anonymous.
     let (pat_id, pat) = create_pat(&alice, "alice", "gone", "read", None).await;
     let r = alice.delete(&format!("/api/v1/users/alice/tokens/{pat_id}")).send().await.unwrap();
