@@ -4,6 +4,8 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_oci::{EndpointError, ErrorCode, NameError};
 use berth_registry::RegistryError;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An error answered to the client as `{"errors":[{"code","message","detail"}]}`.
 #[derive(Debug)]
@@ -84,6 +86,52 @@ impl From<EndpointError> for ApiError {
     }
 }
 
+/// The error envelope of `/v2` and `/api/v1`: `{"errors":[{"code","message","detail"?}]}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"errors": [{"code": "NOT_FOUND", "message": "no user named \"bob\""}]}))]
+pub struct ErrorBody {
+    /// One entry (berth answers one error at a time).
+    pub errors: Vec<ErrorEntry>,
+}
+
+/// One error of the envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEntry {
+    /// On `/api/v1`: `INVALID` (400), `UNAUTHORIZED` (401), `DENIED` (403), `NOT_FOUND` (404),
+    /// `UNSUPPORTED` (405), `CONFLICT` (409), `TOOMANYREQUESTS` (429), `UNKNOWN` (500). `/v2`
+    /// answers the distribution spec's codes in the same envelope.
+    #[schema(value_type = ApiErrorCode)]
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+    /// More about it (only some `/v2` errors have it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// The codes of `/api/v1` errors (documentation only: the field is the code's string).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub enum ApiErrorCode {
+    #[serde(rename = "INVALID")]
+    Invalid,
+    #[serde(rename = "UNAUTHORIZED")]
+    Unauthorized,
+    #[serde(rename = "DENIED")]
+    Denied,
+    #[serde(rename = "NOT_FOUND")]
+    NotFound,
+    #[serde(rename = "UNSUPPORTED")]
+    Unsupported,
+    #[serde(rename = "CONFLICT")]
+    Conflict,
+    #[serde(rename = "TOOMANYREQUESTS")]
+    TooManyRequests,
+    #[serde(rename = "UNKNOWN")]
+    Unknown,
+}
+
 /// The `Range` value reporting `received` bytes of an upload: `0-<last offset>`.
 pub fn range_value(received: u64) -> String {
     format!("0-{}", received.saturating_sub(1))
@@ -101,12 +149,9 @@ impl IntoResponse for ApiError {
         } else {
             self.message
         };
-        let mut entry = serde_json::json!({ "code": self.api_code.unwrap_or(self.code.as_str()), "message": message });
-        if let Some(detail) = self.detail {
-            entry["detail"] = *detail;
-        }
-        let body = serde_json::json!({ "errors": [entry] });
-        let mut resp = (status, axum::Json(body)).into_response();
+        let entry =
+            ErrorEntry { code: self.api_code.unwrap_or(self.code.as_str()), message, detail: self.detail.map(|d| *d) };
+        let mut resp = (status, axum::Json(ErrorBody { errors: vec![entry] })).into_response();
         for (name, value) in self.headers {
             resp.headers_mut().insert(name, value);
         }

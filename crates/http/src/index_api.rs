@@ -1,7 +1,13 @@
 //! The index part of the JSON API: repositories (metadata, stars, tags) and webhooks
 //! (docs/index.md). Each handler authenticates, then calls the index service, which checks rights.
+//! The handlers' `#[utoipa::path]` and `doc` are the routes' part of the OpenAPI document; the bodies
+//! they answer are the types of `crate::model`.
 
-use crate::api::{body, invalid, no_content, ok, parse_visibility, repo_name, rfc3339, MaybeWho, Who};
+use crate::api::{body, invalid, no_content, ok, parse_visibility, repo_name, MaybeWho, Who};
+use crate::model::{
+    DeliveryPage, NewWebhook, Repository, RepositoryPage, StarredList, Tag, TagPage, WebhookInfo, WebhookList,
+};
+use crate::openapi::{Denied, Internal, Invalid, NotFound, Throttled, Unauthorized};
 use crate::search::positive;
 use crate::{ApiError, AppState};
 use axum::body::Bytes;
@@ -10,10 +16,12 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
-use berth_meta::{Delivery, EventKind, Page, RepoSort, RepositoryInfo, TagInfo, Webhook, WebhookFilter, WebhookUpdate};
+use berth_meta::{EventKind, Page, RepoSort, WebhookFilter, WebhookUpdate};
 use berth_registry::index::{RepositoryPatch, WebhookSpec};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+pub(crate) mod doc;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -50,49 +58,21 @@ impl Params {
     }
 }
 
-fn opt_time(t: Option<i64>) -> Value {
-    t.map(rfc3339).into()
-}
-
-fn repository_json(r: &RepositoryInfo, full: bool) -> Value {
-    let mut v = json!({
-        "name": r.name,
-        "namespace": r.namespace,
-        "official": !r.name.contains('/'),
-        "visibility": r.visibility,
-        "description": r.description,
-        "star_count": r.star_count,
-        "starred": r.starred,
-        "pull_count": r.pull_count,
-        "last_pushed": opt_time(r.last_pushed),
-        "created_at": rfc3339(r.created_at),
-        "size": r.size,
-        "tag_count": r.tag_count,
-    });
-    if full {
-        v["full_description"] = r.full_description.clone().into();
-    }
-    v
-}
-
-fn tag_json(t: &TagInfo) -> Value {
-    let platforms: Value = serde_json::from_str(&t.platforms).unwrap_or_else(|_| json!([]));
-    json!({
-        "name": t.name,
-        "digest": t.digest,
-        "media_type": t.media_type,
-        "size": t.size,
-        "platforms": platforms,
-        "pushed_at": rfc3339(t.pushed_at),
-    })
-}
-
-fn paged(key: &str, items: Vec<Value>, page: usize, size: usize, total: usize) -> Value {
-    json!({ key: items, "page": page, "page_size": size, "total": total })
-}
-
 // ---- repositories ----
 
+/// Repositories the caller may read, a page at a time.
+#[utoipa::path(
+    get, path = "/repositories", tag = "repositories",
+    params(crate::openapi::RepositoryListParams),
+    responses(
+        (status = 200, description = "A page of repositories (every field but `full_description`).", body = RepositoryPage),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = Throttled),
+        (status = 500, response = Internal),
+    ),
+    security((), ("basic" = []), ("bearer" = [])),
+)]
 async fn list_repositories(
     State(app): State<AppState>,
     MaybeWho(who): MaybeWho,
@@ -115,8 +95,8 @@ async fn list_repositories(
     let (page, size, window) = p.page()?;
     let namespace = p.get("namespace").filter(|n| !n.is_empty());
     let (list, total) = app.index.repositories(&who, namespace, sort, descending, window).await?;
-    let items = list.iter().map(|r| repository_json(r, false)).collect();
-    Ok(ok(StatusCode::OK, paged("repositories", items, page, size, total)))
+    let repositories = list.iter().map(Into::into).collect();
+    Ok(ok(StatusCode::OK, RepositoryPage { repositories, page, page_size: size, total }))
 }
 
 /// What a path under `/repositories/` names.
@@ -143,11 +123,12 @@ fn target(rest: &str) -> Target<'_> {
     Target::Repository(rest)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RepoPatch {
     description: Option<String>,
     full_description: Option<String>,
+    #[schema(value_type = Option<crate::model::VisibilityName>)]
     visibility: Option<String>,
 }
 
@@ -155,6 +136,7 @@ fn method_not_allowed() -> ApiError {
     ApiError::api(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "this method is not supported here")
 }
 
+/// `/repositories/{*rest}`: a repository, its star, its tags or one tag (described in `doc`).
 async fn repository_any(
     State(app): State<AppState>,
     MaybeWho(who): MaybeWho,
@@ -168,7 +150,7 @@ async fn repository_any(
         Target::Repository(name) => {
             let name = repo_name(name)?;
             match method {
-                Method::GET => Ok(ok(StatusCode::OK, repository_json(&index.repository(&who, &name).await?, true))),
+                Method::GET => Ok(ok(StatusCode::OK, Repository::from(&index.repository(&who, &name).await?))),
                 Method::PATCH => {
                     let p: RepoPatch = body(&b)?;
                     let patch = RepositoryPatch {
@@ -177,7 +159,7 @@ async fn repository_any(
                         visibility: parse_visibility(p.visibility.as_deref())?,
                     };
                     let r = index.update_repository(&who, &name, patch).await?;
-                    Ok(ok(StatusCode::OK, repository_json(&r, true)))
+                    Ok(ok(StatusCode::OK, Repository::from(&r)))
                 }
                 Method::DELETE => {
                     index.delete_repository(&who, &name).await?;
@@ -203,12 +185,15 @@ async fn repository_any(
             }
             let (page, size, window) = Params::new(q).page()?;
             let (tags, total) = index.tags(&who, &name, window).await?;
-            Ok(ok(StatusCode::OK, paged("tags", tags.iter().map(tag_json).collect(), page, size, total)))
+            Ok(ok(
+                StatusCode::OK,
+                TagPage { tags: tags.iter().map(Into::into).collect(), page, page_size: size, total },
+            ))
         }
         Target::Tag(name, tag) => {
             let name = repo_name(name)?;
             match method {
-                Method::GET => Ok(ok(StatusCode::OK, tag_json(&index.tag(&who, &name, tag).await?))),
+                Method::GET => Ok(ok(StatusCode::OK, Tag::from(&index.tag(&who, &name, tag).await?))),
                 Method::DELETE => {
                     index.delete_tag(&who, &name, tag).await?;
                     Ok(no_content())
@@ -219,48 +204,25 @@ async fn repository_any(
     }
 }
 
+/// The repositories a user starred that the caller may read, most recently starred first.
+#[utoipa::path(
+    get, path = "/users/{name}/starred", tag = "repositories",
+    params(("name" = String, Path, description = "The user's name.")),
+    responses(
+        (status = 200, description = "The starred repositories (every field but `full_description`).", body = StarredList),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = Throttled),
+        (status = 500, response = Internal),
+    ),
+    security((), ("basic" = []), ("bearer" = [])),
+)]
 async fn starred(State(app): State<AppState>, MaybeWho(who): MaybeWho, Path(user): Path<String>) -> Result<Response> {
     let list = app.index.starred(&who, &user).await?;
-    let items: Vec<Value> = list.iter().map(|r| repository_json(r, false)).collect();
-    Ok(ok(StatusCode::OK, json!({ "repositories": items })))
+    Ok(ok(StatusCode::OK, StarredList { repositories: list.iter().map(Into::into).collect() }))
 }
 
 // ---- webhooks ----
-
-fn webhook_json(w: &Webhook) -> Value {
-    json!({
-        "id": w.id,
-        "namespace": w.namespace,
-        "repository": w.repository,
-        "url": w.url,
-        "events": w.events.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
-        "active": w.active,
-        "created_at": rfc3339(w.created_at),
-    })
-}
-
-fn ms_time(ms: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
-}
-
-fn delivery_json(d: &Delivery) -> Value {
-    let payload: Value = serde_json::from_str(&d.payload).unwrap_or(Value::Null);
-    json!({
-        "id": d.id,
-        "event": d.event,
-        "status": d.status.as_str(),
-        "created_at": rfc3339(d.created_at),
-        "next_attempt_at": (d.status == berth_meta::DeliveryStatus::Pending).then(|| ms_time(d.next_attempt_ms)),
-        "payload": payload,
-        "attempts": d.attempts.iter().map(|a| json!({
-            "at": ms_time(a.at_ms),
-            "status_code": a.status_code,
-            "error": a.error,
-            "duration_ms": a.duration_ms,
-        })).collect::<Vec<_>>(),
-    })
-}
 
 fn events(list: Option<Vec<String>>) -> Result<Option<Vec<EventKind>>> {
     list.map(|l| {
@@ -277,17 +239,32 @@ fn webhook_id(id: &str) -> Result<i64> {
     id.parse().map_err(|_| ApiError::api(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no webhook {id}")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewHook {
     namespace: Option<String>,
     repository: Option<String>,
     url: String,
+    #[schema(value_type = Option<Vec<crate::model::EventName>>)]
     events: Option<Vec<String>>,
     secret: Option<String>,
     active: Option<bool>,
 }
 
+/// Creates a webhook of a namespace or of one repository; its secret is shown only here.
+#[utoipa::path(
+    post, path = "/webhooks", tag = "webhooks",
+    request_body(content = NewHook, description = "Exactly one of `namespace` and `repository`. `events` default `[\"push\",\"delete\"]`, `secret` 16 to 256 characters (default: generated), `active` default true."),
+    responses(
+        (status = 201, description = "The webhook with its secret.", body = NewWebhook),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Denied),
+        (status = 429, response = Throttled),
+        (status = 500, response = Internal),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
 async fn create_webhook(State(app): State<AppState>, Who(who): Who, b: Bytes) -> Result<Response> {
     let h: NewHook = body(&b)?;
     let spec = WebhookSpec {
@@ -299,11 +276,22 @@ async fn create_webhook(State(app): State<AppState>, Who(who): Who, b: Bytes) ->
         active: h.active,
     };
     let hook = app.index.create_webhook(&who, spec).await?;
-    let mut v = webhook_json(&hook);
-    v["secret"] = hook.secret.into();
-    Ok(ok(StatusCode::CREATED, v))
+    Ok(ok(StatusCode::CREATED, NewWebhook::from(&hook)))
 }
 
+/// The webhooks the caller manages.
+#[utoipa::path(
+    get, path = "/webhooks", tag = "webhooks",
+    params(crate::openapi::WebhookListParams),
+    responses(
+        (status = 200, description = "The webhooks.", body = WebhookList),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = Throttled),
+        (status = 500, response = Internal),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
 async fn list_webhooks(State(app): State<AppState>, Who(who): Who, RawQuery(q): RawQuery) -> Result<Response> {
     let p = Params::new(q);
     let filter = match (p.get("namespace"), p.get("repository")) {
@@ -313,23 +301,52 @@ async fn list_webhooks(State(app): State<AppState>, Who(who): Who, RawQuery(q): 
         _ => return Err(invalid("give at most one of namespace and repository")),
     };
     let hooks = app.index.webhooks(&who, filter).await?;
-    Ok(ok(StatusCode::OK, json!({ "webhooks": hooks.iter().map(webhook_json).collect::<Vec<_>>() })))
+    Ok(ok(StatusCode::OK, WebhookList { webhooks: hooks.iter().map(Into::into).collect() }))
 }
 
+/// A webhook the caller manages (others are `404`).
+#[utoipa::path(
+    get, path = "/webhooks/{id}", tag = "webhooks",
+    params(("id" = i64, Path, description = "The webhook's `id` (anything else is `404`).")),
+    responses(
+        (status = 200, description = "The webhook.", body = WebhookInfo),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = Throttled),
+        (status = 500, response = Internal),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
 async fn get_webhook(State(app): State<AppState>, Who(who): Who, Path(id): Path<String>) -> Result<Response> {
     let hook = app.index.webhook(&who, webhook_id(&id)?).await?;
-    Ok(ok(StatusCode::OK, webhook_json(&hook)))
+    Ok(ok(StatusCode::OK, WebhookInfo::from(&hook)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HookPatch {
     url: Option<String>,
+    #[schema(value_type = Option<Vec<crate::model::EventName>>)]
     events: Option<Vec<String>>,
     secret: Option<String>,
     active: Option<bool>,
 }
 
+/// Changes a webhook the caller manages; absent fields stay as they are.
+#[utoipa::path(
+    patch, path = "/webhooks/{id}", tag = "webhooks",
+    params(("id" = i64, Path, description = "The webhook's `id` (anything else is `404`).")),
+    request_body = HookPatch,
+    responses(
+        (status = 200, description = "The webhook as it is now.", body = WebhookInfo),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = Throttled),
+        (status = 500, response = Internal),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
 async fn patch_webhook(
     State(app): State<AppState>,
     Who(who): Who,
@@ -339,14 +356,44 @@ async fn patch_webhook(
     let p: HookPatch = body(&b)?;
     let update = WebhookUpdate { url: p.url, secret: p.secret, events: events(p.events)?, active: p.active };
     let hook = app.index.update_webhook(&who, webhook_id(&id)?, update).await?;
-    Ok(ok(StatusCode::OK, webhook_json(&hook)))
+    Ok(ok(StatusCode::OK, WebhookInfo::from(&hook)))
 }
 
+/// Deletes a webhook the caller manages.
+#[utoipa::path(
+    delete, path = "/webhooks/{id}", tag = "webhooks",
+    params(("id" = i64, Path, description = "The webhook's `id` (anything else is `404`).")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = Throttled),
+        (status = 500, response = Internal),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
 async fn delete_webhook(State(app): State<AppState>, Who(who): Who, Path(id): Path<String>) -> Result<Response> {
     app.index.delete_webhook(&who, webhook_id(&id)?).await?;
     Ok(no_content())
 }
 
+/// A page of a webhook's deliveries, newest first.
+#[utoipa::path(
+    get, path = "/webhooks/{id}/deliveries", tag = "webhooks",
+    params(
+        ("id" = i64, Path, description = "The webhook's `id` (anything else is `404`)."),
+        crate::openapi::PageParams,
+    ),
+    responses(
+        (status = 200, description = "The deliveries.", body = DeliveryPage),
+        (status = 400, response = Invalid),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = Throttled),
+        (status = 500, response = Internal),
+    ),
+    security(("basic" = []), ("bearer" = [])),
+)]
 async fn deliveries(
     State(app): State<AppState>,
     Who(who): Who,
@@ -355,5 +402,8 @@ async fn deliveries(
 ) -> Result<Response> {
     let (page, size, window) = Params::new(q).page()?;
     let (list, total) = app.index.deliveries(&who, webhook_id(&id)?, window).await?;
-    Ok(ok(StatusCode::OK, paged("deliveries", list.iter().map(delivery_json).collect(), page, size, total)))
+    Ok(ok(
+        StatusCode::OK,
+        DeliveryPage { deliveries: list.iter().map(Into::into).collect(), page, page_size: size, total },
+    ))
 }

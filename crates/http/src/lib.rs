@@ -2,7 +2,8 @@
 //!
 //! Every `/v2` request is parsed into an [`berth_oci::Endpoint`] first, its caller authenticated and
 //! its required access decided in one place ([`access::decide`]), and only then is it dispatched to
-//! a handler in `v2`. `/auth/token` is Docker's token service, `/api/v1` the JSON API of accounts.
+//! a handler in `v2`. `/auth/token` is Docker's token service, `/api/v1` the JSON API of accounts
+//! and of the index, described by the OpenAPI document it serves at `/api/v1/openapi.json`.
 //!
 //! **Boundary:** the only crate that knows axum/hyper. It calls the domain (`berth-registry`) and
 //! never the stores directly; it reads no configuration files.
@@ -11,6 +12,8 @@ pub mod access;
 mod api;
 mod error;
 mod index_api;
+mod model;
+mod openapi;
 mod search;
 mod token;
 mod v2;
@@ -72,7 +75,7 @@ pub fn router(registry: Registry, accounts: Accounts, index: Index, external_url
         .route("/auth/revoke", axum::routing::post(token::revoke))
         .route("/v1/_ping", get(search::ping))
         .route("/v1/search", get(search::search))
-        .nest("/api/v1", api::routes().merge(index_api::routes()))
+        .nest("/api/v1", api::routes().merge(index_api::routes()).route("/openapi.json", get(openapi::openapi_json)))
         .route("/v2", any(v2::dispatch))
         .route("/v2/", any(v2::dispatch))
         .route("/v2/{*rest}", any(v2::dispatch))

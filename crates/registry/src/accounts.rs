@@ -647,9 +647,10 @@ impl Accounts {
         Ok(org)
     }
 
+    /// An organization, for any authenticated caller; its teams only for members (and admins).
     pub async fn org(&self, caller: &Subject, org: &str) -> Result<(Account, Vec<Team>)> {
-        let (o, _) = self.org_with(caller, org, OrgRole::Read).await?;
-        let teams = self.store().list_teams(o.id).await?;
+        let (o, role) = self.org_and_role(caller, org).await?;
+        let teams = if role.is_some() { self.store().list_teams(o.id).await? } else { Vec::new() };
         Ok((o, teams))
     }
 
