@@ -455,12 +455,13 @@ async fn list_orgs(State(app): State<AppState>, Who(who): Who) -> Result<Respons
     Ok(ok(StatusCode::OK, OrgList { orgs: orgs.iter().map(Into::into).collect() }))
 }
 
-/// An organization with its teams (its members and administrators; others get `404`).
+/// An organization, for any authenticated caller, with its teams (listed only for its members and
+/// administrators: `[]` for others).
 #[utoipa::path(
     get, path = "/orgs/{org}", tag = "orgs",
     params(("org" = String, Path, description = "The organization's name.")),
     responses(
-        (status = 200, description = "The organization and its teams.", body = OrgDetail),
+        (status = 200, description = "The organization and its teams (`[]` unless the caller is a member or an administrator).", body = OrgDetail),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
         (status = 429, response = Throttled),

@@ -131,7 +131,8 @@ async fn every_answer_matches_the_document() {
     api.call(&alice, "PUT", &format!("{teams}/viewers/members/bob"), None, 204).await;
 
     api.get(&alice, "/api/v1/orgs/acme", 200).await;
-    api.get(&dave, "/api/v1/orgs/acme", 404).await;
+    api.get(&dave, "/api/v1/orgs/acme", 200).await;
+    api.get(&alice, "/api/v1/orgs/nope", 404).await;
     api.get(&anon, "/api/v1/orgs/acme", 401).await;
     let private = json!({"default_visibility": "private"});
     api.call(&alice, "PATCH", "/api/v1/orgs/acme", Some(private.clone()), 200).await;
