@@ -714,7 +714,7 @@ async fn team_members(
     Path((org, team)): Path<(String, String)>,
 ) -> Result<Response> {
     let (_, members, _) = app.accounts.team(&who, &org, &team).await?;
-    Ok(ok(StatusCode::OK, MemberList { members: members.iter().map(Into::into).collect() }))
+    Ok(ok(StatusCode::OK, MemberList { members: members.iter().map(|a| user_for(&app, &who, a)).collect() }))
 }
 
 /// Adds a user or a robot of the organization to a team (the organization's admins).

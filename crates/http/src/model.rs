@@ -361,7 +361,7 @@ pub struct TeamList {
 /// The members of a team (users and robots).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberList {
-    pub members: Vec<User>,
+    pub members: Vec<UserView>,
 }
 
 /// A robot account (`<org>+<name>`).
@@ -671,9 +671,10 @@ pub struct DeliveryInfo {
 }
 
 /// Unix milliseconds as RFC 3339 with milliseconds.
+/// A time kept in milliseconds, shown like every other time of the API (seconds).
 fn ms_time(ms: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs((ms.max(0) / 1000) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 impl From<&Delivery> for DeliveryInfo {

@@ -443,7 +443,10 @@ impl Accounts {
         if caller.is_anonymous() {
             return Err(AccountError::Unauthorized);
         }
-        self.account(name, AccountKind::User).await
+        match self.store().account_by_name(name).await? {
+            Some(a) if a.kind != AccountKind::Org => Ok(a),
+            _ => Err(AccountError::NotFound(format!("no user named {name:?}"))),
+        }
     }
 
     /// Whether `caller` may see `account`'s private fields (email, admin flag, settings).

@@ -104,9 +104,6 @@ impl Index {
 
     /// `GET /v1/search`: a page of what `caller` may read matching `term`, with the total.
     pub async fn search(&self, caller: &Subject, term: &str, page: Page) -> Result<(Vec<SearchHit>, usize)> {
-        if !self.accounts.catalog_allowed(caller) {
-            return Err(AccountError::Unauthorized);
-        }
         let term = term.trim().to_lowercase();
         if term.chars().count() > MAX_TERM {
             return Err(AccountError::Invalid(format!("q may have at most {MAX_TERM} characters")));
@@ -123,6 +120,16 @@ impl Index {
         self.accounts.repository_actions(caller, name).await
     }
 
+    /// Like [`Index::readable`], for a change needing `action`: refused with 401 for an anonymous
+    /// caller (who might be allowed after logging in), 403 otherwise.
+    async fn changeable(&self, caller: &Subject, name: &RepoName, action: Action, why: &str) -> Result<Actions> {
+        let actions = self.readable(caller, name).await?;
+        if !actions.contains(action) {
+            return Err(if caller.is_anonymous() { AccountError::Unauthorized } else { AccountError::Denied(why.into()) });
+        }
+        Ok(actions)
+    }
+
     pub async fn repository(&self, caller: &Subject, name: &RepoName) -> Result<RepositoryInfo> {
         self.readable(caller, name).await?;
         self.store.repository_info(name, caller.id()).await?.ok_or_else(|| not_found(name))
@@ -136,9 +143,6 @@ impl Index {
         descending: bool,
         page: Page,
     ) -> Result<(Vec<RepositoryInfo>, usize)> {
-        if !self.accounts.catalog_allowed(caller) {
-            return Err(AccountError::Unauthorized);
-        }
         Ok(self
             .store
             .list_repository_info(self.accounts.visible(caller), namespace, sort, descending, page, caller.id())
@@ -152,6 +156,9 @@ impl Index {
         patch: RepositoryPatch,
     ) -> Result<RepositoryInfo> {
         let actions = self.readable(caller, name).await?;
+        if caller.is_anonymous() && !actions.contains(Action::Push) {
+            return Err(AccountError::Unauthorized);
+        }
         if let Some(d) = &patch.description {
             if d.chars().count() > MAX_DESCRIPTION || d.contains(['\n', '\r']) {
                 return Err(AccountError::Invalid(format!(
@@ -181,10 +188,7 @@ impl Index {
     }
 
     pub async fn delete_repository(&self, caller: &Subject, name: &RepoName) -> Result<()> {
-        let actions = self.readable(caller, name).await?;
-        if !actions.contains(Action::Delete) {
-            return Err(AccountError::Denied("deleting a repository needs admin rights on it".into()));
-        }
+        self.changeable(caller, name, Action::Delete, "deleting a repository needs admin rights on it").await?;
         if !self.store.delete_repository(name, actor(caller)).await? {
             return Err(not_found(name));
         }
@@ -224,10 +228,7 @@ impl Index {
     }
 
     pub async fn delete_tag(&self, caller: &Subject, name: &RepoName, tag: &str) -> Result<()> {
-        let actions = self.readable(caller, name).await?;
-        if !actions.contains(Action::Delete) {
-            return Err(AccountError::Denied("deleting a tag needs the delete right on the repository".into()));
-        }
+        self.changeable(caller, name, Action::Delete, "deleting a tag needs the delete right on the repository").await?;
         let missing = || AccountError::NotFound(format!("no tag {tag:?} in {name}"));
         let t: Tag = tag.parse().map_err(|_| missing())?;
         if !self.meta.delete_tag(name, &t, actor(caller)).await? {

@@ -348,7 +348,7 @@ impl Registry {
                     out.insert(k.into(), v.into());
                 }
             }
-            (out.contains_key("os") || out.contains_key("architecture")).then_some(serde_json::Value::Object(out))
+            (out.contains_key("os") && out.contains_key("architecture")).then_some(serde_json::Value::Object(out))
         };
         let list: Vec<serde_json::Value> = match info.kind {
             berth_oci::media_type::ManifestKind::Index => {
