@@ -14,8 +14,9 @@
 # the login checks then use the accounts alice and bob (berth: `berth user add`
 # and POST /api/v1/users; distribution: htpasswd), personal access tokens, an
 # organization with a team and a robot. Checks that need a feature distribution
-# lacks (visibility, second user's rights, PATs, orgs, the token endpoint) are
-# run against berth only and shown as SKIP for distribution.
+# lacks (visibility, second user's rights, PATs, orgs, the token endpoint,
+# docker search and podman search over /v1/search) are run against berth only
+# and shown as SKIP for distribution.
 #
 # Usage (as root):  tests/clients/run.sh
 # Env:
@@ -1145,6 +1146,173 @@ c_restart_accounts() {
     grep -qxP 'acme\+ci\trobot' <<<"$list" || fail "berth user list lacks acme+ci<TAB>robot"
 }
 
+# ------------------------------------------------------------ search ---
+# docker search and podman search (GET /v1/search, docs/index.md). Repositories, all holding the umoci
+# image, with what ranks them for the term "web" (tier, then stars):
+#   web               official, admin's     public   2 stars   exact
+#   alice/webapp                            public   2 stars   prefix (of a path component)
+#   alice/web                               public   1 star    prefix
+#   bob/cobweb                              public   1 star    substring
+#   alice/secret-web                        private  0 stars   substring
+#   bob/other         "Tools for the Web"   public   3 stars   description only
+# Stars decide inside a tier, against the name order (alice/webapp before alice/web, bob/cobweb before
+# alice/secret-web). No other repository of this run has "web" in its name or description.
+#
+# The docker CLI sorts the page it gets by stars, most first (sort.Slice on StarCount, which for so few
+# results is Go's insertion sort and keeps the registry's order among equal stars): docker shows bob/other
+# first although berth ranks it last. berth's ranking shows in docker's output in which repositories
+# make the page (--limit) and in the order of equal stars (web before alice/webapp, against the name
+# order). podman shows the page in the registry's order.
+SEARCH_LONG='The web application of Alice, with its short description that is exactly one hundred characters long'
+
+# berth's ranking for "web": anonymous callers and bob; alice and admin (who may read alice/secret-web)
+SEARCH_RANK_PUBLIC='web alice/webapp alice/web bob/cobweb bob/other'
+SEARCH_RANK_ALICE='web alice/webapp alice/web bob/cobweb alice/secret-web bob/other'
+
+c_search_setup() {
+    assert_eq "${#SEARCH_LONG}" 100 "length of the long description"
+    local r a=$ADMIN_USER:$ADMIN_PASS al=alice:$ALICE_PASS b=bob:$BOB_PASS
+    skopeo copy -q --dest-tls-verify=false --dest-creds "$a" "oci:$W/oci:v1" "docker://$R/web:v1"
+    for r in alice/web alice/webapp alice/secret-web; do
+        skopeo copy -q --dest-tls-verify=false --dest-creds "$al" "oci:$W/oci:v1" "docker://$R/$r:v1"
+    done
+    for r in bob/other bob/cobweb; do
+        skopeo copy -q --dest-tls-verify=false --dest-creds "$b" "oci:$W/oci:v1" "docker://$R/$r:v1"
+    done
+    # descriptions and visibility (new repositories are private by default)
+    api 200 "$a" PATCH /repositories/web '{"visibility":"public","description":"The official web server"}'
+    api 200 "$al" PATCH /repositories/alice/web '{"visibility":"public","description":"Alice web front end"}'
+    api 200 "$al" PATCH /repositories/alice/webapp "{\"visibility\":\"public\",\"description\":\"$SEARCH_LONG\"}"
+    assert_eq "$(jq -r .description "$W/api.body")" "$SEARCH_LONG" "description of alice/webapp"
+    api 400 "$al" PATCH /repositories/alice/webapp "{\"description\":\"${SEARCH_LONG}!\"}"
+    assert_eq "$(jq -r '.errors[0].code' "$W/api.body")" INVALID "a 101-character description"
+    api 200 "$al" PATCH /repositories/alice/secret-web '{"description":"Private web repository of alice"}'
+    api 200 "$b" PATCH /repositories/bob/other '{"visibility":"public","description":"Tools for the Web"}'
+    api 200 "$b" PATCH /repositories/bob/cobweb '{"visibility":"public"}'
+    api 403 "$b" PATCH /repositories/alice/web '{"description":"bob was here"}'
+    # stars, by several users (a second PUT by the same user counts once)
+    for r in "$a" "$al" "$a"; do api 204 "$r" PUT /repositories/web/star; done
+    for r in "$a" "$al" "$b"; do api 204 "$r" PUT /repositories/bob/other/star; done
+    api 204 "$al" PUT /repositories/alice/webapp/star
+    api 204 "$b" PUT /repositories/alice/webapp/star
+    api 204 "$a" PUT /repositories/alice/web/star
+    api 204 "$b" PUT /repositories/bob/cobweb/star
+    api 404 "$b" PUT /repositories/alice/secret-web/star
+    api 401 '' PUT /repositories/web/star
+    local want='' got=''
+    for r in web:2 alice/webapp:2 alice/web:1 bob/cobweb:1 alice/secret-web:0 bob/other:3; do
+        api 200 "$a" GET "/repositories/${r%:*}"
+        got+="${r%:*}:$(jq -r .star_count "$W/api.body") "
+        want+="$r "
+    done
+    assert_eq "$got" "$want" "star counts"
+    # what berth answers (the order docker and podman get)
+    assert_eq "$(acurl -f "$U/v1/search?q=web" | jq -r '[.results[].name]|join(" ")')" "$SEARCH_RANK_PUBLIC" \
+        "GET /v1/search?q=web (anonymous)"
+    assert_eq "$(acurl -f -u "$al" "$U/v1/search?q=web" | jq -r '[.results[].name]|join(" ")')" "$SEARCH_RANK_ALICE" \
+        "GET /v1/search?q=web (alice)"
+}
+
+# The rows `docker search --format "$SEARCH_FMT"` prints (IsOfficial is "[OK]" or empty): the page in
+# berth's order, sorted by the CLI by stars (ties keep berth's order).
+SEARCH_FMT='{{.Name}}\t{{.StarCount}}\t{{.IsOfficial}}'
+search_rows_public() {
+    printf '%s\t%s\t%s\n' bob/other 3 '' web 2 '[OK]' alice/webapp 2 '' alice/web 1 '' bob/cobweb 1 ''
+}
+search_rows_alice() {
+    printf '%s\t%s\t%s\n' bob/other 3 '' web 2 '[OK]' alice/webapp 2 '' alice/web 1 '' bob/cobweb 1 '' \
+        alice/secret-web 0 ''
+}
+# sout CMD...: run CMD, keep its standard output in $OUT (stderr, with the wrappers' trace, goes to the log)
+sout() { OUT=$("$@"); printf '%s\n' "$OUT"; }
+lines() { printf '%s\n' "$@"; }
+
+c_docker_search() {
+    local want
+    # anonymous (a client config without any login): the default table, exactly (trailing blanks aside)
+    sout docker_as anon search "$R/web"
+    want=$(cat <<'EOF'
+NAME           DESCRIPTION                                     STARS     OFFICIAL   AUTOMATED
+bob/other      Tools for the Web                               3
+web            The official web server                         2         [OK]
+alice/webapp   The web application of Alice, with its short…   2
+alice/web      Alice web front end                             1
+bob/cobweb                                                     1
+EOF
+)
+    assert_eq "$(sed 's/[[:space:]]*$//' <<<"$OUT")" "$want" "docker search table"
+    sout docker_as anon search --format "$SEARCH_FMT" "$R/web"
+    assert_eq "$OUT" "$(search_rows_public)" "docker search --format (anonymous)"
+    # --no-trunc: the 100-character description whole
+    sout docker_as anon search --no-trunc "$R/web"
+    assert_eq "$(grep '^alice/webapp ' <<<"$OUT" | sed 's/  \+/|/g; s/|*$//')" "alice/webapp|$SEARCH_LONG|2" \
+        "alice/webapp row of docker search --no-trunc"
+    # --limit is the page size (n): the best ranked, not the most starred
+    sout docker_as anon search --limit 2 --format '{{.Name}}' "$R/web"
+    assert_eq "$OUT" "$(lines web alice/webapp)" "docker search --limit 2"
+    sout docker_as anon search --limit 4 --format '{{.Name}}' "$R/web"
+    assert_eq "$OUT" "$(lines web alice/webapp alice/web bob/cobweb)" "docker search --limit 4"
+    # the filters apply to the page docker got
+    sout docker_as anon search --filter stars=2 --format '{{.Name}}' "$R/web"
+    assert_eq "$OUT" "$(lines bob/other web alice/webapp)" "docker search --filter stars=2"
+    sout docker_as anon search --filter is-official=true --format '{{.Name}}' "$R/web"
+    assert_eq "$OUT" web "docker search --filter is-official=true"
+    sout docker_as anon search --filter is-official=false --format '{{.Name}}' "$R/web"
+    assert_eq "$OUT" "$(lines bob/other alice/webapp alice/web bob/cobweb)" "docker search --filter is-official=false"
+    sout docker_as anon search --limit 2 --filter is-official=false --format '{{.Name}}' "$R/web"
+    assert_eq "$OUT" alice/webapp "docker search --limit 2 --filter is-official=false"
+    # a term with a namespace (alice/web exact, alice/webapp prefix); a term nothing matches
+    sout docker_as anon search --limit 1 --format '{{.Name}}' "$R/alice/web"
+    assert_eq "$OUT" alice/web "docker search --limit 1 alice/web"
+    sout docker_as anon search --format '{{.Name}}' "$R/alice/web"
+    assert_eq "$OUT" "$(lines alice/webapp alice/web)" "docker search alice/web (sorted by stars)"
+    sout docker_as anon search --format '{{.Name}}' "$R/no-such-thing"
+    assert_eq "$OUT" "" "docker search no-such-thing"
+}
+
+# docker sends credentials with a search only when its login left an identity token: it then asks the
+# token endpoint (grant_type=refresh_token, scope registry:catalog:search) and searches with the bearer
+# token. berth's docker login gives one, so a logged-in user sees what they may read.
+c_docker_search_login() {
+    docker_login_as search-alice alice "$ALICE_PASS"
+    jq -e --arg r "$R" '.auths[$r].identitytoken' "$W/dockercfg-search-alice/config.json" >/dev/null ||
+        fail "docker login stored no identity token"
+    sout docker_as search-alice search --format "$SEARCH_FMT" "$R/web"
+    assert_eq "$OUT" "$(search_rows_alice)" "docker search as alice"
+    sout docker search --format "$SEARCH_FMT" "$R/web"
+    assert_eq "$OUT" "$(search_rows_alice)" "docker search as admin"
+    docker_login_as search-bob bob "$BOB_PASS"
+    sout docker_as search-bob search --format "$SEARCH_FMT" "$R/web"
+    assert_eq "$OUT" "$(search_rows_public)" "docker search as bob"
+    docker_as search-alice logout "$R"
+    sout docker_as search-alice search --format "$SEARCH_FMT" "$R/web"
+    assert_eq "$OUT" "$(search_rows_public)" "docker search after alice's logout"
+}
+
+# podman prints names with the registry host, in the registry's order. It sends no credentials to
+# /v1/search (containers/image asks it with noAuth), so although it is logged in as admin it gets the
+# anonymous answer.
+c_podman_search() {
+    local want
+    # shellcheck disable=SC2086 # the names are words
+    want=$(lines $SEARCH_RANK_PUBLIC | sed "s|^|$R/|")
+    sout podman search --format '{{.Name}}' "$R/web"
+    assert_eq "$OUT" "$want" "podman search --format {{.Name}}"
+    # the default table: NAME and DESCRIPTION, descriptions cut to 44 characters and "..."
+    sout podman search "$R/web"
+    assert_eq "$(sed 's/  \+/|/g; s/|*$//' <<<"$OUT")" "$(lines 'NAME|DESCRIPTION' \
+        "$R/web|The official web server" "$R/alice/webapp|${SEARCH_LONG:0:44}..." "$R/alice/web|Alice web front end" \
+        "$R/bob/cobweb" "$R/bob/other|Tools for the Web")" "podman search table"
+    sout podman search --limit 2 --format '{{.Name}}' "$R/web"
+    assert_eq "$OUT" "$(lines "$R/web" "$R/alice/webapp")" "podman search --limit 2"
+    sout podman search --filter stars=2 --format '{{.Name}} {{.Stars}} {{.Official}}' "$R/web"
+    assert_eq "$OUT" "$(lines "$R/web 2 [OK]" "$R/alice/webapp 2 " "$R/bob/other 3 ")" "podman search --filter stars=2"
+    sout podman search --filter is-official=true --format '{{.Name}}' "$R/web"
+    assert_eq "$OUT" "$R/web" "podman search --filter is-official=true"
+    sout podman search --no-trunc --format '{{.Name}}|{{.Description}}' "$R/alice/webapp"
+    assert_eq "$OUT" "$R/alice/webapp|$SEARCH_LONG" "podman search --no-trunc"
+}
+
 # ------------------------------------------------------------ run them ---
 start_dockerd
 run_check "registry: GET /v2/ answers with API version header" c_v2_base
@@ -1193,6 +1361,10 @@ berth_check "org: robot acme+ci logs in with docker, pushes to acme/ once its te
 run_check "podman login/logout, skopeo login/logout; inspect of a private repo fails after logout" c_podman_skopeo_login
 run_check "containerd: ctr pull --user of a private repo; without or with wrong credentials refused" c_ctr_user
 berth_check "token endpoint: grants, insufficient_scope, 404 for strangers, no mount without read" c_token_endpoint
+berth_check "search set-up: skopeo pushes web (admin), alice/*, bob/*; descriptions (100 chars; 101 refused), visibility, stars" c_search_setup
+berth_check "docker search: the page in rank order (exact, prefix, substring, description; stars), shown by stars; table, --no-trunc, --limit, --filter" c_docker_search
+berth_check "docker search: logged in (identity token) alice and admin see alice's private repo, bob does not; after logout hidden" c_docker_search_login
+berth_check "podman search: names with host in rank order, table, --limit, --filter, --no-trunc" c_podman_search
 restart_registry
 run_check "registry: SIGTERM stops it cleanly; restarted on the same data, content is served" c_restart
 berth_check "accounts, PATs, robot token, pre-restart access token and visibility survive the restart" c_restart_accounts
