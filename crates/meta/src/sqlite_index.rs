@@ -209,8 +209,7 @@ impl IndexStore for SqliteMeta {
             } else {
                 ""
             };
-            let filter =
-                if term.is_empty() { "1".to_owned() } else { format!("r.id IN ({by_name}{by_description})") };
+            let filter = if term.is_empty() { "1".to_owned() } else { format!("r.id IN ({by_name}{by_description})") };
             let tier = if term.is_empty() {
                 ""
             } else {
