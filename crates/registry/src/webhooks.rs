@@ -5,8 +5,8 @@
 use berth_meta::{Attempt, AttemptOutcome, DueDelivery, IndexStore};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -80,10 +80,15 @@ impl Deliverer {
     /// is queued.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let signal = self.store.delivery_signal();
-        let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
-        let mut sending = JoinSet::new();
+        // Rows being sent. A row leaves this set only here, after its task has recorded the attempt,
+        // so a queue read that started before the record cannot hand it out a second time.
+        let mut in_flight: HashMap<tokio::task::Id, i64> = HashMap::new();
+        let mut sending: JoinSet<()> = JoinSet::new();
         let mut last_prune = Instant::now() - Duration::from_secs(3600);
         loop {
+            while let Some(done) = sending.try_join_next_with_id() {
+                in_flight.remove(&finished(done));
+            }
             if *stop.borrow() {
                 break;
             }
@@ -98,17 +103,11 @@ impl Deliverer {
             if room > 0 {
                 match self.store.due_deliveries(now_ms(), CONCURRENCY * 2).await {
                     Ok(due) => {
-                        let mut busy = in_flight.lock().unwrap_or_else(|p| p.into_inner());
-                        let fresh: Vec<DueDelivery> =
-                            due.into_iter().filter(|d| !busy.contains(&d.row)).take(room).collect();
-                        for d in fresh {
-                            busy.insert(d.row);
-                            let (me, in_flight) = (self.clone(), in_flight.clone());
-                            sending.spawn(async move {
-                                let row = d.row;
-                                me.send(d).await;
-                                in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&row);
-                            });
+                        let busy: HashSet<i64> = in_flight.values().copied().collect();
+                        for d in due.into_iter().filter(|d| !busy.contains(&d.row)).take(room) {
+                            let (me, row) = (self.clone(), d.row);
+                            let task = sending.spawn(async move { me.send(d).await });
+                            in_flight.insert(task.id(), row);
                         }
                     }
                     Err(e) => tracing::warn!("reading the webhook queue failed: {e}"),
@@ -119,12 +118,14 @@ impl Deliverer {
                 Ok(None) => Duration::from_secs(60),
                 Err(_) => Duration::from_secs(1),
             };
-            // Due ones in flight would make the wait zero: poll them again shortly instead.
-            let wait = if wait.is_zero() && !sending.is_empty() { Duration::from_millis(50) } else { wait };
+            // Due ones in flight would make the wait zero: wait for a send to finish instead.
+            let wait = if wait.is_zero() && !sending.is_empty() { Duration::from_millis(200) } else { wait };
             tokio::select! {
                 _ = signal.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
-                Some(_) = sending.join_next(), if !sending.is_empty() => {}
+                Some(done) = sending.join_next_with_id(), if !sending.is_empty() => {
+                    in_flight.remove(&finished(done));
+                }
                 _ = stop.changed() => {}
             }
         }
@@ -176,6 +177,17 @@ impl Deliverer {
         }
         if let Err(e) = self.store.record_attempt(d.row, attempt, outcome).await {
             tracing::warn!(delivery = %d.id, "recording a webhook attempt failed: {e}");
+        }
+    }
+}
+
+/// The task id of a finished send, whether it returned or panicked.
+fn finished(r: Result<(tokio::task::Id, ()), tokio::task::JoinError>) -> tokio::task::Id {
+    match r {
+        Ok((id, ())) => id,
+        Err(e) => {
+            tracing::warn!("a webhook send failed: {e}");
+            e.id()
         }
     }
 }
