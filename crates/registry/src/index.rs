@@ -125,7 +125,11 @@ impl Index {
     async fn changeable(&self, caller: &Subject, name: &RepoName, action: Action, why: &str) -> Result<Actions> {
         let actions = self.readable(caller, name).await?;
         if !actions.contains(action) {
-            return Err(if caller.is_anonymous() { AccountError::Unauthorized } else { AccountError::Denied(why.into()) });
+            return Err(if caller.is_anonymous() {
+                AccountError::Unauthorized
+            } else {
+                AccountError::Denied(why.into())
+            });
         }
         Ok(actions)
     }
@@ -228,7 +232,8 @@ impl Index {
     }
 
     pub async fn delete_tag(&self, caller: &Subject, name: &RepoName, tag: &str) -> Result<()> {
-        self.changeable(caller, name, Action::Delete, "deleting a tag needs the delete right on the repository").await?;
+        self.changeable(caller, name, Action::Delete, "deleting a tag needs the delete right on the repository")
+            .await?;
         let missing = || AccountError::NotFound(format!("no tag {tag:?} in {name}"));
         let t: Tag = tag.parse().map_err(|_| missing())?;
         if !self.meta.delete_tag(name, &t, actor(caller)).await? {
