@@ -184,102 +184,208 @@ fn limit_offset(p: Page) -> (i64, i64) {
     (p.limit.min(i64::MAX as usize) as i64, p.offset.min(i64::MAX as usize) as i64)
 }
 
+/// The SQL condition on `r` for `visible`, and whether it takes [`VISIBLE`]'s parameters.
+fn visible_sql(visible: &Visible) -> (&'static str, bool) {
+    match visible {
+        Visible::All => ("1", false),
+        Visible::For { account_id: None, public: true } => ("r.visibility = 'public'", false),
+        Visible::For { account_id: None, public: false } => ("0", false),
+        Visible::For { account_id: Some(_), .. } => (VISIBLE, true),
+    }
+}
+
+/// Runs `sql` with the named parameters it uses among `args`.
+fn used<'a>(sql: &str, args: &[(&'a str, &'a dyn rusqlite::ToSql)]) -> Vec<(&'a str, &'a dyn rusqlite::ToSql)> {
+    args.iter().filter(|(k, _)| sql.contains(k)).copied().collect()
+}
+
+/// The empty term: every visible repository by stars, pulls, official, name; at most
+/// [`MAX_COUNTED`] counted.
+fn search_all(c: &Connection, visible: &Visible, page: Page) -> Result<(Vec<SearchHit>, usize)> {
+    let (all, account, public) = visible_params(visible);
+    let (cond, _) = visible_sql(visible);
+    let (limit, offset) = limit_offset(page);
+    let args: [(&str, &dyn rusqlite::ToSql); 5] =
+        [(":all", &all), (":account", &account), (":public", &public), (":limit", &limit), (":offset", &offset)];
+    let sql = format!(
+        "SELECT r.name, r.description, r.star_count, r.pull_count FROM repositories r WHERE {cond}
+         ORDER BY r.star_count DESC, r.pull_count DESC, instr(r.name, '/') > 0, r.name LIMIT :limit OFFSET :offset"
+    );
+    let hits = c
+        .prepare_cached(&sql)?
+        .query_map(used(&sql, &args).as_slice(), |r| {
+            Ok(SearchHit { name: r.get(0)?, description: r.get(1)?, star_count: r.get(2)?, pull_count: r.get(3)? })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let q = format!("SELECT count(*) FROM (SELECT 1 FROM repositories r WHERE {cond} LIMIT {MAX_COUNTED})");
+    let total = c.prepare_cached(&q)?.query_row(used(&q, &args).as_slice(), |r| r.get::<_, i64>(0))?;
+    Ok((hits, total as usize))
+}
+
+/// Terms shorter than this match names only from their start or a path component's start (the
+/// trigram index finds substrings of three characters or more).
+const SUBSTRING_MIN: usize = 3;
+
+/// A tier with at most this many candidates is read whole and ranked here; a larger one is read in
+/// rank order only as far as the page needs.
+const READ_WHOLE: usize = MAX_COUNTED;
+
+/// A larger tier is counted this many candidates at a time, until [`MAX_COUNTED`] are.
+const COUNT_SLICE: usize = 4096;
+
+/// What ranks a visible candidate within its tier: (stars, pulls, has a namespace, name, id).
+type Ranked = (i64, i64, bool, String, i64);
+
+fn rank_order(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
+    b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)).then_with(|| a.3.cmp(&b.3))
+}
+
+fn ids_json(ids: &[i64]) -> String {
+    format!("[{}]", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
+}
+
+fn ids_of(c: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<i64>> {
+    let mut ids =
+        c.prepare_cached(sql)?.query_map(args, |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// `a` without the members of the sorted `b`.
+fn minus(a: Vec<i64>, b: &[i64]) -> Vec<i64> {
+    a.into_iter().filter(|x| b.binary_search(x).is_err()).collect()
+}
+
+/// A term: the candidates of each tier (docs/index.md) come from the indexes alone: exact from the
+/// name index, prefixes from the table of name parts, substrings from the trigram index, description
+/// words from the word index. Each tier is then ranked and counted among what the caller may see,
+/// tier by tier until the page is full: a tier of at most [`READ_WHOLE`] candidates by reading
+/// their rank columns by id (about half a microsecond each), a larger one by walking the rank index
+/// until enough of its members are found. Counting stops at [`MAX_COUNTED`].
+fn search_term(c: &Connection, term: &str, visible: &Visible, page: Page) -> Result<(Vec<SearchHit>, usize)> {
+    let substrings = term.chars().count() >= SUBSTRING_MIN;
+    let exact = ids_of(c, "SELECT id FROM repositories WHERE name = ?1", &[&term])?;
+    // Everything from `term` up to `term` followed by the highest character.
+    let high = format!("{term}\u{10FFFF}");
+    let prefix = minus(
+        ids_of(c, "SELECT repository_id FROM repository_name_parts WHERE part >= ?1 AND part < ?2", &[&term, &high])?,
+        &exact,
+    );
+    let mut names = if substrings {
+        ids_of(c, "SELECT rowid FROM repository_names WHERE repository_names MATCH ?1", &[&fts_phrase(term)])?
+    } else {
+        Vec::new()
+    };
+    names.extend(&exact);
+    names.extend(&prefix);
+    names.sort_unstable();
+    names.dedup();
+    let substring = minus(minus(names.clone(), &exact), &prefix);
+    let description = match fts_words(term) {
+        Some(words) => minus(
+            ids_of(c, "SELECT rowid FROM repository_descriptions WHERE repository_descriptions MATCH ?1", &[&words])?,
+            &names,
+        ),
+        None => Vec::new(),
+    };
+
+    let (all, account, public) = visible_params(visible);
+    let (cond, _) = visible_sql(visible);
+    let want = page.offset.saturating_add(page.limit);
+    let mut ranked: Vec<Ranked> = Vec::new();
+    let mut total = 0usize;
+    for tier in [exact, prefix, substring, description] {
+        if tier.is_empty() || (ranked.len() >= want && total >= MAX_COUNTED) {
+            continue;
+        }
+        let json = if tier.len() <= READ_WHOLE { ids_json(&tier) } else { String::new() };
+        let args: [(&str, &dyn rusqlite::ToSql); 4] =
+            [(":all", &all), (":account", &account), (":public", &public), (":ids", &json)];
+        let row = |r: &Row<'_>| {
+            let name: String = r.get(1)?;
+            Ok((r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, name.contains('/'), name, r.get::<_, i64>(0)?))
+        };
+        if tier.len() <= READ_WHOLE {
+            // json_each drives the join: one lookup by id each (an `IN` list would first be built
+            // into a temporary index, more than twice as slow).
+            let sql = format!(
+                "SELECT r.id, r.name, r.star_count, r.pull_count FROM json_each(:ids) j
+                 JOIN repositories r ON r.id = j.value WHERE {cond}"
+            );
+            let mut found = c
+                .prepare_cached(&sql)?
+                .query_map(used(&sql, &args).as_slice(), row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            total += found.len();
+            let need = want.saturating_sub(ranked.len());
+            if need < found.len() && need > 0 {
+                found.select_nth_unstable_by(need - 1, rank_order);
+            }
+            found.truncate(need);
+            found.sort_unstable_by(rank_order);
+            ranked.append(&mut found);
+        } else {
+            let need = want.saturating_sub(ranked.len());
+            if need > 0 {
+                // The rank index in order, keeping this tier's visible members.
+                let sql = format!(
+                    "SELECT r.id, r.name, r.star_count, r.pull_count, CASE WHEN {cond} THEN 1 ELSE 0 END FROM repositories r
+                     ORDER BY r.star_count DESC, r.pull_count DESC, instr(r.name, '/') > 0, r.name"
+                );
+                let mut st = c.prepare_cached(&sql)?;
+                let mut rows = st.query(used(&sql, &args).as_slice())?;
+                let mut taken = 0;
+                while taken < need {
+                    let Some(r) = rows.next()? else { break };
+                    if tier.binary_search(&r.get::<_, i64>(0)?).is_ok() && r.get::<_, bool>(4)? {
+                        ranked.push(row(r)?);
+                        taken += 1;
+                    }
+                }
+            }
+            // Counted a slice of ids at a time, up to what is still counted.
+            let q = format!(
+                "SELECT count(*) FROM (SELECT 1 FROM json_each(:ids) j
+                 JOIN repositories r ON r.id = j.value WHERE {cond} LIMIT :cap)"
+            );
+            let mut st = c.prepare_cached(&q)?;
+            for slice in tier.chunks(COUNT_SLICE) {
+                let cap = MAX_COUNTED.saturating_sub(total) as i64;
+                if cap == 0 {
+                    break;
+                }
+                let json = ids_json(slice);
+                let args: [(&str, &dyn rusqlite::ToSql); 5] =
+                    [(":all", &all), (":account", &account), (":public", &public), (":ids", &json), (":cap", &cap)];
+                total += st.query_row(used(&q, &args).as_slice(), |r| r.get::<_, i64>(0))? as usize;
+            }
+        }
+    }
+    let total = total.min(MAX_COUNTED);
+    let mut read_description = c.prepare_cached("SELECT description FROM repositories WHERE id = ?1")?;
+    let mut hits = Vec::new();
+    for (star_count, pull_count, _, name, id) in ranked.into_iter().skip(page.offset).take(page.limit) {
+        let description: String = read_description.query_row([id], |r| r.get(0))?;
+        hits.push(SearchHit { name, description, star_count, pull_count });
+    }
+    Ok((hits, total))
+}
+
 #[async_trait]
 impl IndexStore for SqliteMeta {
     async fn search(&self, term: &str, visible: Visible, page: Page) -> Result<(Vec<SearchHit>, usize)> {
         let term = term.to_owned();
         self.read(move |c| {
-            let (all, account, public) = visible_params(&visible);
-            let visible_sql = match (&visible, account) {
-                (Visible::All, _) => "1".to_owned(),
-                (Visible::For { public: true, .. }, None) => "r.visibility = 'public'".to_owned(),
-                (Visible::For { public: false, .. }, None) => "0".to_owned(),
-                _ => VISIBLE.to_owned(),
-            };
-            let words = fts_words(&term);
-            // Names by substring (the trigram index needs three characters; shorter terms scan
-            // names), descriptions by word prefix.
-            let by_name = if term.chars().count() >= 3 {
-                "SELECT rowid FROM repository_names WHERE repository_names MATCH :phrase"
+            // One snapshot for the several statements of a search.
+            let tx = c.unchecked_transaction()?;
+            let found = if term.is_empty() {
+                search_all(&tx, &visible, page)?
             } else {
-                "SELECT id FROM repositories WHERE instr(name, :term) > 0"
+                search_term(&tx, &term, &visible, page)?
             };
-            let by_description = if words.is_some() {
-                " UNION SELECT rowid FROM repository_descriptions WHERE repository_descriptions MATCH :words"
-            } else {
-                ""
-            };
-            let filter = if term.is_empty() { "1".to_owned() } else { format!("r.id IN ({by_name}{by_description})") };
-            let tier = if term.is_empty() {
-                ""
-            } else {
-                "CASE WHEN r.name = :term THEN 1
-                      WHEN instr('/' || r.name, '/' || :term) > 0 THEN 2
-                      WHEN instr(r.name, :term) > 0 THEN 3
-                      ELSE 4 END,"
-            };
-            // A term's matches are ranked in one pass that also counts them; the empty term walks the
-            // rank index and counts separately (at most MAX_COUNTED).
-            let (count_column, count_sql) = if term.is_empty() {
-                (
-                    "NULL",
-                    Some(format!(
-                        "SELECT count(*) FROM (SELECT 1 FROM repositories r WHERE {visible_sql} LIMIT {MAX_COUNTED})"
-                    )),
-                )
-            } else {
-                ("count(*) OVER ()", None)
-            };
-            let sql = format!(
-                "SELECT r.name, r.description, r.star_count, r.pull_count, {count_column} FROM repositories r
-                 WHERE {filter} AND {visible_sql}
-                 ORDER BY {tier} r.star_count DESC, r.pull_count DESC, instr(r.name, '/') > 0, r.name
-                 LIMIT :limit OFFSET :offset"
-            );
-            let (limit, offset) = limit_offset(page);
-            let phrase = fts_phrase(&term);
-            let words = words.unwrap_or_default();
-            let mut args: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
-            if visible_sql == VISIBLE {
-                args.extend([(":all", &all as &dyn rusqlite::ToSql), (":account", &account), (":public", &public)]);
-            }
-            if !term.is_empty() {
-                args.push((":term", &term));
-                if term.chars().count() >= 3 {
-                    args.push((":phrase", &phrase));
-                }
-                if !by_description.is_empty() {
-                    args.push((":words", &words));
-                }
-            }
-            args.extend([(":limit", &limit as &dyn rusqlite::ToSql), (":offset", &offset)]);
-            // Each statement takes the parameters it names.
-            let used = |sql: &str| -> Vec<(&str, &dyn rusqlite::ToSql)> {
-                args.iter().filter(|(k, _)| sql.contains(k)).copied().collect()
-            };
-            let mut counted = 0usize;
-            let hits = c
-                .prepare_cached(&sql)?
-                .query_map(used(&sql).as_slice(), |r| {
-                    counted = r.get::<_, Option<i64>>(4)?.unwrap_or(0) as usize;
-                    Ok(SearchHit {
-                        name: r.get(0)?,
-                        description: r.get(1)?,
-                        star_count: r.get(2)?,
-                        pull_count: r.get(3)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let total = match count_sql {
-                Some(q) => c.prepare_cached(&q)?.query_row(used(&q).as_slice(), |r| r.get::<_, i64>(0))? as usize,
-                // Past the end there is no row to carry the count.
-                None if hits.is_empty() && offset > 0 => {
-                    let q = format!("SELECT count(*) FROM repositories r WHERE {filter} AND {visible_sql}");
-                    c.prepare_cached(&q)?.query_row(used(&q).as_slice(), |r| r.get::<_, i64>(0))? as usize
-                }
-                None => counted,
-            };
-            Ok((hits, total))
+            drop(tx);
+            Ok(found)
         })
         .await
     }

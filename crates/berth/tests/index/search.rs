@@ -61,7 +61,8 @@ fn tier(en: &Entry, q: &str) -> Option<u8> {
         Some(0)
     } else if en.name.starts_with(q) || en.name.split('/').any(|c| c.starts_with(q)) {
         Some(1)
-    } else if en.name.contains(q) {
+    } else if q.chars().count() >= 3 && en.name.contains(q) {
+        // Substrings elsewhere in a name count from three characters on.
         Some(2)
     } else if desc_matches(en.desc, q) {
         Some(3)
@@ -70,9 +71,12 @@ fn tier(en: &Entry, q: &str) -> Option<u8> {
     }
 }
 
-/// Lower-cased words: runs of letters and digits.
+/// Lower-cased words without accents: runs of letters and digits.
 fn words(s: &str) -> Vec<String> {
-    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+    let fold = |w: &str| {
+        w.to_lowercase().chars().map(|c| if matches!(c, 'é' | 'è' | 'ê' | 'ë') { 'e' } else { c }).collect::<String>()
+    };
+    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(fold).collect()
 }
 
 /// Whether a description contains the term's words as a run of whole words, the last one
@@ -236,11 +240,12 @@ async fn ranking_follows_the_tiers_then_stars_pulls_official_name() {
         !eb.iter().any(|n| ["bob/site", "alice/server", "carol/docs"].contains(&n.as_str())),
         "`eb` matches no description: {eb:?}"
     );
-    for q in ["eb", "/web", "APP", "cob", "server", "tools", "alice", "x", "static web", "e"] {
+    for q in ["eb", "/web", "APP", "cob", "server", "tools", "alice", "x", "static web", "e", "we", "co", "Te", "b/"] {
         assert_eq!(search_all(&s.anon(), q).await, model(q), "q={q:?}");
     }
     // Characters that mean something to LIKE, GLOB or FTS5 queries are plain text here.
-    assert_eq!(search_all(&s.anon(), "_").await, strs(&["alice/my_tool"]), "q=_");
+    assert_eq!(search_all(&s.anon(), "_").await, Vec::<String>::new(), "q=_ (too short for a substring)");
+    assert_eq!(search_all(&s.anon(), "y_t").await, strs(&["alice/my_tool"]), "q=y_t");
     assert_eq!(search_all(&s.anon(), "my_").await, strs(&["alice/my_tool"]), "q=my_");
     assert_eq!(search_all(&s.anon(), "%").await, Vec::<String>::new(), "q=% (in no name, no words)");
     assert_eq!(search_all(&s.anon(), "100% p").await, strs(&["alice/my_tool"]), "q=100% p");
@@ -251,7 +256,7 @@ async fn ranking_follows_the_tiers_then_stars_pulls_official_name() {
         assert_eq!(search_all(&s.anon(), q).await, model(q), "q={q:?}");
     }
     // Case-insensitive beyond ASCII too.
-    for q in ["ÉTÉ", "été", "ÉT", "Été"] {
+    for q in ["ÉTÉ", "été", "ÉT", "Été", "ete", "e"] {
         assert_eq!(search_all(&s.anon(), q).await, strs(&["alice/my_tool"]), "q={q:?}");
     }
 
