@@ -209,6 +209,10 @@ fn terms(n: usize) -> Vec<Term> {
     for topic in &TOPICS[..5] {
         t.push(Term { q: (*topic).into(), class: "description word", min_results: 1 });
     }
+    // Words of every description: the whole registry matches.
+    for w in ["image", "a"] {
+        t.push(Term { q: w.into(), class: "in every description", min_results: 25 });
+    }
     t.push(Term { q: "no-such-thing-here".into(), class: "no match", min_results: 0 });
     t.push(Term { q: "ng".into(), class: "2 chars", min_results: 1 });
     t.push(Term { q: String::new(), class: "empty (everything)", min_results: 1 });
