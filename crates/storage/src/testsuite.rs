@@ -13,7 +13,8 @@ pub fn body(chunks: &[&[u8]]) -> ByteStream {
     futures_util::stream::iter(v).boxed()
 }
 
-async fn collect(mut s: ByteStream) -> Vec<u8> {
+/// Every byte of a stream.
+pub async fn collect(mut s: ByteStream) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(c) = s.next().await {
         out.extend_from_slice(&c.unwrap());

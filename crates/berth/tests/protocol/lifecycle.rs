@@ -247,7 +247,10 @@ async fn data_dir_layout() {
     assert_eq!(std::fs::read(blob_path(s.data_dir(), &d)).unwrap(), content);
     let (loc, uuid) = start_upload(&s, "layout/repo").await;
     let _ = patch_chunk(&s, &loc, 0, b"partial").await;
-    assert!(s.data_dir().join("uploads").join(&uuid).is_dir(), "no uploads/<uuid>/ dir for an active session");
+    assert!(
+        s.data_dir().join("uploads").join(format!("{uuid}.data")).is_file(),
+        "no uploads/<uuid>.data for an active session"
+    );
 }
 
 #[tokio::test]
@@ -300,6 +303,39 @@ async fn restart_keeps_blobs_manifests_tags_referrers_and_upload_sessions() {
     let loc = patch_chunk(&s, &location(&r), 200_000, &partial[200_000..]).await;
     finish_upload(&s, "keep/app", &loc, &sha256(&partial)).await;
     assert_blob(&s, "keep/app", &partial).await;
+}
+
+#[tokio::test]
+async fn uploads_kept_in_the_old_layout_continue_after_an_upgrade() {
+    let mut s = Server::start();
+    let content = bytes_of(414, 300_000);
+    let (loc, uuid) = start_upload(&s, "old/repo").await;
+    let loc = patch_chunk(&s, &loc, 0, &content[..100_000]).await;
+    let st = s.stop();
+    assert!(st.success(), "SIGTERM exit status {st:?}; stderr:\n{}", s.stderr());
+    // As versions before kept upload data: uploads/<uuid>/data; plus data no session owns.
+    let uploads = s.data_dir().join("uploads");
+    let flat = uploads.join(format!("{uuid}.data"));
+    std::fs::create_dir(uploads.join(&uuid)).unwrap();
+    std::fs::rename(&flat, uploads.join(&uuid).join("data")).unwrap();
+    std::fs::create_dir(uploads.join("orphan")).unwrap();
+    std::fs::write(uploads.join("orphan").join("data"), b"no session").unwrap();
+
+    s.start_again();
+    assert!(flat.is_file(), "uploads/<uuid>/data not moved to uploads/<uuid>.data");
+    assert!(!uploads.join(&uuid).exists(), "uploads/<uuid>/ left after the move");
+    // Removed by the sweep at start, which runs before berth listens.
+    assert!(
+        !uploads.join("orphan").exists() && !uploads.join("orphan.data").exists(),
+        "upload data of the old layout that no session owns is still there"
+    );
+    let r = s.get(&loc).send().await.unwrap();
+    let r = expect_status(r, 204).await;
+    assert_eq!(must_header(&r, "range"), "0-99999", "upload progress after the upgrade");
+    let loc = patch_chunk(&s, &location(&r), 100_000, &content[100_000..]).await;
+    finish_upload(&s, "old/repo", &loc, &sha256(&content)).await;
+    assert_blob(&s, "old/repo", &content).await;
+    assert!(!flat.exists(), "uploads/<uuid>.data left after completion");
 }
 
 #[tokio::test]
@@ -422,8 +458,8 @@ async fn idle_upload_sessions_expire_with_their_data() {
     push_blob(&s, "exp/repo", b"repo exists").await;
     let (idle_loc, idle_uuid) = start_upload(&s, "exp/repo").await;
     let idle_loc = patch_chunk(&s, &idle_loc, 0, b"idle data").await;
-    let idle_dir = s.data_dir().join("uploads").join(&idle_uuid);
-    assert!(idle_dir.is_dir(), "no uploads/<uuid> for the session");
+    let idle_data = s.data_dir().join("uploads").join(format!("{idle_uuid}.data"));
+    assert!(idle_data.is_file(), "no uploads/<uuid>.data for the session");
     // A second session that stays busy must survive.
     let busy = bytes_of(413, 100);
     let (mut busy_loc, _) = start_upload(&s, "exp/repo").await;
@@ -434,8 +470,8 @@ async fn idle_upload_sessions_expire_with_their_data() {
     let r = s.get(&busy_loc).send().await.unwrap();
     assert_eq!(must_header(&expect_status(r, 204).await, "range"), "0-99", "an active session expired");
     // The idle one is gone, data first (checked without touching the session over HTTP).
-    let gone = eventually(Duration::from_secs(15), || async { !idle_dir.exists() }).await;
-    assert!(gone, "uploads/{idle_uuid} still present long after upload_ttl");
+    let gone = eventually(Duration::from_secs(15), || async { !idle_data.exists() }).await;
+    assert!(gone, "uploads/{idle_uuid}.data still present long after upload_ttl");
     let r = s.get(&idle_loc).send().await.unwrap();
     expect_error(r, 404, "BLOB_UPLOAD_UNKNOWN").await;
     let r = s.patch(&idle_loc).header("content-range", "9-9").body(b"x".to_vec()).send().await.unwrap();

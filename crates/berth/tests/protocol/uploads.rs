@@ -24,7 +24,10 @@ async fn post_then_put_monolithic() {
     // The session is closed and its temp data is gone.
     let r = s.get(&loc).send().await.unwrap();
     expect_error(r, 404, "BLOB_UPLOAD_UNKNOWN").await;
-    assert!(!s.data_dir().join("uploads").join(&uuid).exists(), "uploads/<uuid> left after completion");
+    assert!(
+        !s.data_dir().join("uploads").join(format!("{uuid}.data")).exists(),
+        "uploads/<uuid>.data left after completion"
+    );
 }
 
 #[tokio::test]
@@ -229,7 +232,10 @@ async fn cancel_an_upload() {
     let content = bytes_of(39, 5_000);
     let (loc, uuid) = start_upload(&s, "cancel/repo").await;
     let loc = patch_chunk(&s, &loc, 0, &content).await;
-    assert!(s.data_dir().join("uploads").join(&uuid).exists(), "no uploads/<uuid> for an active session");
+    assert!(
+        s.data_dir().join("uploads").join(format!("{uuid}.data")).is_file(),
+        "no uploads/<uuid>.data for an active session"
+    );
     let r = s.delete(&loc).send().await.unwrap();
     expect_status(r, 204).await;
     let r = s.get(&loc).send().await.unwrap();
@@ -240,7 +246,10 @@ async fn cancel_an_upload() {
     expect_error(r, 404, "BLOB_UPLOAD_UNKNOWN").await;
     let r = s.delete(&loc).send().await.unwrap();
     expect_error(r, 404, "BLOB_UPLOAD_UNKNOWN").await;
-    assert!(!s.data_dir().join("uploads").join(&uuid).exists(), "uploads/<uuid> left after DELETE");
+    assert!(
+        !s.data_dir().join("uploads").join(format!("{uuid}.data")).exists(),
+        "uploads/<uuid>.data left after DELETE"
+    );
     assert_blob_unknown(&s, "cancel/repo", &sha256(&content)).await;
 }
 
@@ -261,7 +270,10 @@ async fn wrong_digest_on_put_discards_the_session() {
     expect_error(r, 404, "BLOB_UPLOAD_UNKNOWN").await;
     assert_blob_unknown(&s, "wrong/repo", &wrong).await;
     assert_blob_unknown(&s, "wrong/repo", &sha256(&content)).await;
-    assert!(!s.data_dir().join("uploads").join(&uuid).exists(), "uploads/<uuid> left after a wrong digest");
+    assert!(
+        !s.data_dir().join("uploads").join(format!("{uuid}.data")).exists(),
+        "uploads/<uuid>.data left after a wrong digest"
+    );
     assert!(!blob_path(s.data_dir(), &sha256(&content)).exists());
 }
 
