@@ -255,14 +255,67 @@ INSERT OR IGNORE INTO repository_name_parts (part, repository_id)
 
 const READERS: usize = 4;
 
-#[derive(Debug)]
+/// What a write hands back once its batch is committed: told `None` when the commit succeeded, or
+/// why it failed.
+type Settle = Box<dyn FnOnce(Option<String>) + Send>;
+/// A queued write: runs on the writer connection, says whether it succeeded.
+type Job = Box<dyn FnOnce(&mut Connection) -> (bool, Settle) + Send>;
+
 struct Inner {
     default_visibility: Visibility,
     /// Signalled after a commit that queued webhook deliveries.
     signal: Arc<tokio::sync::Notify>,
     writer: Mutex<Connection>,
+    /// Writes waiting for the writer connection; whoever gets it next runs them all in one
+    /// transaction (group commit).
+    queue: Mutex<Vec<Job>>,
+    /// Batches of more than one write committed so far.
+    batches: AtomicUsize,
     readers: Vec<Mutex<Connection>>,
     next: AtomicUsize,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("readers", &self.readers.len()).finish_non_exhaustive()
+    }
+}
+
+/// Runs queued writes. One alone runs as it is (its own transaction, if it makes one). Several run
+/// in one transaction, each inside a savepoint of its own (a failed one is rolled back alone), and
+/// are committed with one fsync; each is answered only after that commit, so nothing is
+/// acknowledged before it is durable, and a failed commit fails them all.
+fn run_batch(c: &mut Connection, jobs: Vec<Job>) {
+    if !c.is_autocommit() {
+        // A transaction left open by a write that panicked.
+        let _ = c.execute_batch("ROLLBACK");
+    }
+    // One alone, or (should the batch's transaction not start) each alone.
+    if jobs.len() == 1 || c.execute_batch("BEGIN IMMEDIATE").is_err() {
+        for job in jobs {
+            let (_, settle) = job(c);
+            settle(None);
+        }
+        return;
+    }
+    let mut settles = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let step = c.execute_batch("SAVEPOINT job");
+        let (ok, settle) = job(c);
+        let end = if step.is_ok() && ok {
+            c.execute_batch("RELEASE job")
+        } else {
+            c.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        settles.push((settle, step.and(end).err().map(|e| e.to_string())));
+    }
+    let committed = c.execute_batch("COMMIT").map_err(|e| e.to_string());
+    if committed.is_err() {
+        let _ = c.execute_batch("ROLLBACK");
+    }
+    for (settle, own) in settles {
+        settle(committed.clone().err().or(own));
+    }
 }
 
 /// The SQLite implementation of [`MetaStore`].
@@ -281,6 +334,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 pub(crate) fn lock(m: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock_queue(m: &Mutex<Vec<Job>>) -> std::sync::MutexGuard<'_, Vec<Job>> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -350,6 +407,8 @@ impl SqliteMeta {
                 default_visibility,
                 signal: Arc::new(tokio::sync::Notify::new()),
                 writer: Mutex::new(writer),
+                queue: Mutex::new(Vec::new()),
+                batches: AtomicUsize::new(0),
                 readers,
                 next: AtomicUsize::new(0),
             }),
@@ -361,7 +420,7 @@ impl SqliteMeta {
         let (name, digest) = (name.clone(), digest.to_string());
         let vis = self.inner.default_visibility;
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let now = crate::now();
             let id = ensure_repo(&tx, &name, vis)?;
             tx.prepare_cached("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3)")?
@@ -386,6 +445,11 @@ impl SqliteMeta {
         F: FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
     {
         self.write(move |c| {
+            // Inside a batch (see `run_batch`) it is committed with the others, durably; the
+            // safety level cannot change inside a transaction anyway.
+            if !c.is_autocommit() {
+                return Ok(f(c)?);
+            }
             c.pragma_update(None, "synchronous", "NORMAL")?;
             let r = f(c);
             c.pragma_update(None, "synchronous", "FULL")?;
@@ -429,15 +493,41 @@ impl SqliteMeta {
         .map_err(|e| MetaError::Database(e.to_string()))?
     }
 
+    /// Runs `f` on the writer connection, committed together with the writes queued at the same
+    /// time (see [`run_batch`]); returns once it is durable.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |c: &mut Connection| {
+            let r = f(c);
+            let ok = r.is_ok();
+            let settle: Settle = Box::new(move |failed: Option<String>| {
+                let _ = tx.send(match failed {
+                    Some(why) if ok => Err(MetaError::Database(why)),
+                    _ => r,
+                });
+            });
+            (ok, settle)
+        });
+        lock_queue(&self.inner.queue).push(job);
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
-            .await
-            .map_err(|e| MetaError::Database(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            let mut c = lock(&inner.writer);
+            // Empty when an earlier holder of the connection ran this write with its own.
+            let jobs = std::mem::take(&mut *lock_queue(&inner.queue));
+            if jobs.len() > 1 {
+                inner.batches.fetch_add(1, Ordering::Relaxed);
+            }
+            if !jobs.is_empty() {
+                run_batch(&mut c, jobs);
+            }
+        })
+        .await
+        .map_err(|e| MetaError::Database(e.to_string()))?;
+        rx.await.map_err(|_| MetaError::Database("a write was dropped unanswered".into()))?
     }
 }
 
@@ -492,7 +582,7 @@ impl MetaStore for SqliteMeta {
         let (from, to, digest) = (from.clone(), to.clone(), digest.to_string());
         let vis = self.inner.default_visibility;
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let size: Option<i64> = tx
                 .prepare_cached(
                     "SELECT b.size FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
@@ -531,7 +621,7 @@ impl MetaStore for SqliteMeta {
         let vis = self.inner.default_visibility;
         let queued = self
             .write(move |c| {
-                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let tx = c.savepoint()?;
                 let now = crate::now();
                 let repo = ensure_repo(&tx, &name, vis)?;
                 let mut missing = Vec::new();
@@ -656,7 +746,7 @@ impl MetaStore for SqliteMeta {
         let (name, digest, actor) = (name.clone(), digest.to_string(), actor.map(str::to_owned));
         let (deleted, queued) = self
             .write(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.savepoint()?;
                 let media_type: Option<String> = tx
                     .prepare_cached(
                         "DELETE FROM manifests WHERE digest = ?2
@@ -689,7 +779,7 @@ impl MetaStore for SqliteMeta {
         let (name, tag, actor) = (name.clone(), tag.clone(), actor.map(str::to_owned));
         let (deleted, queued) = self
             .write(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.savepoint()?;
                 let target: Option<(String, String)> = tx
                     .prepare_cached(
                         "SELECT m.digest, m.media_type FROM tags t JOIN repositories r ON r.id = t.repository_id
@@ -937,6 +1027,65 @@ mod tests {
                     assert_eq!(got, expected, "term {term:?}, caller {who}, offset {offset}");
                     assert_eq!(total, want.len().min(crate::sqlite_index::MAX_COUNTED), "count of {term:?}");
                 }
+            }
+        }
+    }
+
+    /// Concurrent writes are committed in batches; one that fails inside a batch is rolled back
+    /// alone, and every acknowledged write is there after reopening.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_commit_together_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        let meta = SqliteMeta::open(&path).unwrap();
+        let repo = |i: usize| format!("ns/r{}", i % 7).parse::<RepoName>().unwrap();
+        let blob = |i: usize| Digest::sha256_of(format!("blob {i}").as_bytes());
+        let mut round = 0;
+        while meta.inner.batches.load(Ordering::Relaxed) == 0 {
+            round += 1;
+            assert!(round <= 20, "20 rounds of 10 concurrent writes never made a batch");
+            let mut tasks = tokio::task::JoinSet::new();
+            for k in 0..10 {
+                let i = round * 100 + k;
+                let m = meta.clone();
+                tasks.spawn(async move {
+                    if i % 10 == 9 {
+                        // Refers to a blob the repository does not have: refused, and its repository
+                        // (made by the same write) must not stay.
+                        let content = format!("{{\"n\":{i}}}");
+                        let bad = NewManifest {
+                            digest: Digest::sha256_of(content.as_bytes()),
+                            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                            content: content.into_bytes(),
+                            blobs: vec![Digest::sha256_of(b"absent")],
+                            children: vec![],
+                            subject: None,
+                            artifact_type: None,
+                            annotations: None,
+                            tags: vec![],
+                            platforms: None,
+                            actor: None,
+                        };
+                        let name = format!("bad/r{i}").parse::<RepoName>().unwrap();
+                        (i, m.put_manifest(&name, bad).await.is_err())
+                    } else {
+                        (i, m.add_blob(&repo(i), &blob(i), i as u64).await.is_ok())
+                    }
+                });
+            }
+            while let Some(r) = tasks.join_next().await {
+                let (i, as_expected) = r.unwrap();
+                assert!(as_expected, "write {i}");
+            }
+        }
+        drop(meta);
+        let meta = SqliteMeta::open(&path).unwrap();
+        for i in (100..=round * 100 + 9).filter(|i| i % 100 < 10) {
+            if i % 10 == 9 {
+                let name = format!("bad/r{i}").parse::<RepoName>().unwrap();
+                assert!(!meta.repository_exists(&name).await.unwrap(), "the refused write {i} left its repository");
+            } else {
+                assert_eq!(meta.repository_blob(&repo(i), &blob(i)).await.unwrap(), Some(i as u64), "write {i}");
             }
         }
     }

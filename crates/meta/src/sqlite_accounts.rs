@@ -90,7 +90,7 @@ fn team_level(c: &Connection, account_id: i64, name: &RepoName) -> rusqlite::Res
 impl AccountStore for SqliteMeta {
     async fn create_account(&self, a: NewAccount) -> Result<Option<Account>> {
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             if by_name(&tx, &a.name)?.is_some() {
                 return Ok(None);
             }

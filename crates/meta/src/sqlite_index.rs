@@ -478,7 +478,7 @@ impl IndexStore for SqliteMeta {
         let (name, actor) = (name.clone(), actor.map(str::to_owned));
         let (deleted, queued) = self
             .write(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.savepoint()?;
                 let Some(id) = repo_id(&tx, &name)? else { return Ok((false, 0)) };
                 // Tags and manifests first (their own cascades), then the repository.
                 tx.prepare_cached("DELETE FROM tags WHERE repository_id = ?1")?.execute([id])?;
@@ -550,9 +550,14 @@ impl IndexStore for SqliteMeta {
         }
         let queued = self
             .write(move |c| {
-                c.pragma_update(None, "synchronous", "NORMAL")?;
+                // Not durable on its own (the next durable commit makes it so); inside a batch of
+                // writes it is committed with them, and the safety level cannot change there.
+                let lazy = c.is_autocommit();
+                if lazy {
+                    c.pragma_update(None, "synchronous", "NORMAL")?;
+                }
                 let r = (|| -> rusqlite::Result<usize> {
-                    let tx = c.transaction()?;
+                    let tx = c.savepoint()?;
                     let mut counts: HashMap<&str, i64> = HashMap::new();
                     for p in &pulls {
                         *counts.entry(p.repository.as_str()).or_default() += 1;
@@ -588,7 +593,9 @@ impl IndexStore for SqliteMeta {
                     tx.commit()?;
                     Ok(queued)
                 })();
-                c.pragma_update(None, "synchronous", "FULL")?;
+                if lazy {
+                    c.pragma_update(None, "synchronous", "FULL")?;
+                }
                 Ok(r?)
             })
             .await?;
@@ -683,7 +690,7 @@ impl IndexStore for SqliteMeta {
 
     async fn update_webhook(&self, id: i64, u: WebhookUpdate) -> Result<Option<Webhook>> {
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let n = tx
                 .prepare_cached(
                     "UPDATE webhooks SET url = coalesce(?2, url), secret = coalesce(?3, secret),
@@ -791,7 +798,7 @@ impl IndexStore for SqliteMeta {
 
     async fn record_attempt(&self, row: i64, a: Attempt, outcome: AttemptOutcome) -> Result<()> {
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             tx.prepare_cached(
                 "INSERT INTO webhook_attempts (delivery_id, at, status_code, error, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
