@@ -184,13 +184,13 @@ fn limit_offset(p: Page) -> (i64, i64) {
     (p.limit.min(i64::MAX as usize) as i64, p.offset.min(i64::MAX as usize) as i64)
 }
 
-/// The SQL condition on `r` for `visible`, and whether it takes [`VISIBLE`]'s parameters.
-fn visible_sql(visible: &Visible) -> (&'static str, bool) {
+/// The SQL condition on `r` for `visible` (only [`VISIBLE`] takes parameters).
+fn visible_sql(visible: &Visible) -> &'static str {
     match visible {
-        Visible::All => ("1", false),
-        Visible::For { account_id: None, public: true } => ("r.visibility = 'public'", false),
-        Visible::For { account_id: None, public: false } => ("0", false),
-        Visible::For { account_id: Some(_), .. } => (VISIBLE, true),
+        Visible::All => "1",
+        Visible::For { account_id: None, public: true } => "r.visibility = 'public'",
+        Visible::For { account_id: None, public: false } => "0",
+        Visible::For { account_id: Some(_), .. } => VISIBLE,
     }
 }
 
@@ -203,7 +203,7 @@ fn used<'a>(sql: &str, args: &[(&'a str, &'a dyn rusqlite::ToSql)]) -> Vec<(&'a 
 /// [`MAX_COUNTED`] counted.
 fn search_all(c: &Connection, visible: &Visible, page: Page) -> Result<(Vec<SearchHit>, usize)> {
     let (all, account, public) = visible_params(visible);
-    let (cond, _) = visible_sql(visible);
+    let cond = visible_sql(visible);
     let (limit, offset) = limit_offset(page);
     let args: [(&str, &dyn rusqlite::ToSql); 5] =
         [(":all", &all), (":account", &account), (":public", &public), (":limit", &limit), (":offset", &offset)];
@@ -261,7 +261,7 @@ fn minus(a: Vec<i64>, b: &[i64]) -> Vec<i64> {
 /// name index, prefixes from the table of name parts, substrings from the trigram index, description
 /// words from the word index. Each tier is then ranked and counted among what the caller may see,
 /// tier by tier until the page is full: a tier of at most [`READ_WHOLE`] candidates by reading
-/// their rank columns by id (about half a microsecond each), a larger one by walking the rank index
+/// their rank columns by id (about a microsecond each), a larger one by walking the rank index
 /// until enough of its members are found. Counting stops at [`MAX_COUNTED`].
 fn search_term(c: &Connection, term: &str, visible: &Visible, page: Page) -> Result<(Vec<SearchHit>, usize)> {
     let substrings = term.chars().count() >= SUBSTRING_MIN;
@@ -291,7 +291,7 @@ fn search_term(c: &Connection, term: &str, visible: &Visible, page: Page) -> Res
     };
 
     let (all, account, public) = visible_params(visible);
-    let (cond, _) = visible_sql(visible);
+    let cond = visible_sql(visible);
     let want = page.offset.saturating_add(page.limit);
     let mut ranked: Vec<Ranked> = Vec::new();
     let mut total = 0usize;

@@ -554,3 +554,17 @@ pub async fn sleep_past(t: i64) {
         tokio::time::sleep(target - now).await;
     }
 }
+
+/// `YYYY-MM-DDTHH:MM:SSZ`: RFC 3339 in UTC with seconds, the form docs/index.md gives.
+pub fn is_utc_seconds(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+        && parse_rfc3339(s).is_some()
+}

@@ -219,16 +219,7 @@ pub async fn wait_pull_count(c: &impl Http, name: &str, n: u64) {
 /// seconds) and returns it as Unix seconds.
 pub fn time_of(v: &Value, ctx: &str) -> i64 {
     let s = v.as_str().unwrap_or_else(|| panic!("{ctx}: time is not a string: {v}"));
-    let b = s.as_bytes();
-    let shape_ok = b.len() == 20
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 | 16 => *c == b':',
-            19 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        });
-    assert!(shape_ok, "{ctx}: {s:?} is not YYYY-MM-DDTHH:MM:SSZ");
+    assert!(is_utc_seconds(s), "{ctx}: {s:?} is not YYYY-MM-DDTHH:MM:SSZ");
     parse_rfc3339(s).unwrap_or_else(|| panic!("{ctx}: cannot parse {s:?}"))
 }
 

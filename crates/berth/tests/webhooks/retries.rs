@@ -2,6 +2,7 @@
 //! X-Berth-Delivery each time, `failed` after `webhook_max_attempts`, refused connections,
 //! dropped connections, timeouts and redirects (not followed), all recorded as attempts.
 
+use serde_json::Value;
 use std::time::Duration;
 
 use crate::common::*;
@@ -174,36 +175,33 @@ async fn dropped_connections_timeouts_and_redirects_are_failed_attempts() {
     assert!(elsewhere.all().is_empty(), "the redirect was followed: {:?}", elsewhere.all());
 }
 
+/// The delivery of one push to a webhook on a closed port, with `backoff`, once its first attempt
+/// was refused (still pending).
+async fn pending_after_a_refused_attempt(backoff: &str) -> Value {
+    let s = server_with_users(&[("BERTH_WEBHOOK_BACKOFF", backoff)], &["alice"]).await;
+    let closed = Reserved::new();
+    let alice = s.user("alice");
+    let id = ns_hook(&alice, "alice", &closed.url("/r"), None).await;
+    push_image(&alice, "alice/web", "v1", 1).await;
+    let mut list = wait_deliveries(&alice, &id, WAIT, "pending after a refused attempt", |l| {
+        l.len() == 1 && l[0]["status"] == "pending" && l[0]["attempts"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    list.swap_remove(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_times_are_rfc3339_utc_with_whole_seconds() {
     // docs/index.md: "Times are RFC 3339 in UTC with seconds (`2026-11-23T10:00:00Z`)". A pending
     // delivery after a refused attempt has every kind of time: created_at, next_attempt_at, the
     // attempt's at, the payload's timestamp.
-    let s = server_with_users(&[("BERTH_WEBHOOK_BACKOFF", "5s")], &["alice"]).await;
-    let closed = Reserved::new();
-    let alice = s.user("alice");
-    let id = ns_hook(&alice, "alice", &closed.url("/r"), None).await;
-    push_image(&alice, "alice/web", "v1", 1).await;
-    let list = wait_deliveries(&alice, &id, WAIT, "pending after a refused attempt", |l| {
-        l.len() == 1 && l[0]["status"] == "pending" && l[0]["attempts"].as_array().is_some_and(|a| !a.is_empty())
-    })
-    .await;
-    assert_delivery_times_are_whole_seconds(&list[0]);
+    assert_delivery_times_are_whole_seconds(&pending_after_a_refused_attempt("5s").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_delay_before_a_retry_is_capped_at_one_hour() {
     // backoff 3h: after failed attempt 1 the next would be due in 3h, capped at one hour.
-    let s = server_with_users(&[("BERTH_WEBHOOK_BACKOFF", "3h")], &["alice"]).await;
-    let closed = Reserved::new();
-    let alice = s.user("alice");
-    let id = ns_hook(&alice, "alice", &closed.url("/r"), None).await;
-    push_image(&alice, "alice/web", "v1", 1).await;
-    let list = wait_deliveries(&alice, &id, WAIT, "pending after a refused attempt", |l| {
-        l.len() == 1 && l[0]["status"] == "pending" && l[0]["attempts"].as_array().is_some_and(|a| !a.is_empty())
-    })
-    .await;
-    let d = &list[0];
+    let d = &pending_after_a_refused_attempt("3h").await;
     let at = parse_rfc3339(d["attempts"][0]["at"].as_str().unwrap()).unwrap();
     let next = parse_rfc3339(d["next_attempt_at"].as_str().unwrap()).unwrap();
     // The hour runs from the end of the attempt; times are whole seconds.

@@ -43,20 +43,6 @@ pub fn mentions(v: &Value, s: &str) -> bool {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ`: RFC 3339 in UTC with seconds, the form docs/index.md gives.
-pub fn is_utc_seconds(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 20
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 | 16 => *c == b':',
-            19 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
-        && parse_rfc3339(s).is_some()
-}
-
 /// `YYYY-MM-DDTHH:MM:SS[.frac]Z`: RFC 3339 in UTC, fractions of a second allowed.
 pub fn is_utc(s: &str) -> bool {
     match s.strip_suffix('Z').and_then(|x| x.split_once('.')) {
