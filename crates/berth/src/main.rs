@@ -15,7 +15,6 @@ use berth_registry::{Registry, RegistryConfig};
 use clap::{Args, Parser, Subcommand};
 use std::future::IntoFuture;
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -353,11 +352,14 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     let app = berth_http::router(registry, opened.accounts.clone(), index.clone(), settings.external_url.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .into_future(),
+        axum::serve(
+            berth_http::sendfile::Listener::new(listener),
+            app.into_make_service_with_connect_info::<berth_http::sendfile::Peer>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        })
+        .into_future(),
     );
     tokio::select! {
         r = &mut server => {

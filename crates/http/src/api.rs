@@ -81,7 +81,7 @@ impl FromRequestParts<AppState> for MaybeWho {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self> {
-        let ip = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let ip = crate::client_ip(&parts.extensions);
         match authenticate(app, &parts.headers, ip, None).await {
             Ok(c) => Ok(MaybeWho(c.subject)),
             // The API's credentials are Basic (or a bearer token): say so instead of the registry's challenge.

@@ -15,6 +15,7 @@ mod index_api;
 mod model;
 mod openapi;
 mod search;
+pub mod sendfile;
 mod token;
 mod v2;
 
@@ -62,8 +63,13 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())))
+        Ok(ClientIp(client_ip(&parts.extensions)))
     }
+}
+
+/// The client's address, from the connection info that [`sendfile::Listener`] provides.
+pub(crate) fn client_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions.get::<axum::extract::ConnectInfo<sendfile::Peer>>().map(|c| c.0.addr.ip())
 }
 
 /// The whole application.

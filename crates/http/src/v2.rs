@@ -62,7 +62,9 @@ async fn handle(app: AppState, ip: Option<std::net::IpAddr>, req: Request) -> Re
             reg.delete_manifest(&name, &reference, berth_registry::index::actor(&who.subject)).await?;
             Ok(empty(StatusCode::ACCEPTED))
         }
-        Endpoint::GetBlob { name, digest, head } => get_blob(reg, &name, &digest, head, req.headers()).await,
+        Endpoint::GetBlob { name, digest, head } => {
+            get_blob(reg, &name, &digest, head, req.headers(), crate::sendfile::segments(&req)).await
+        }
         Endpoint::DeleteBlob { name, digest } => {
             reg.delete_blob(&name, &digest).await?;
             let mut r = empty(StatusCode::ACCEPTED);
@@ -358,6 +360,7 @@ async fn get_blob(
     digest: &Digest,
     head: bool,
     headers: &HeaderMap,
+    segments: Option<crate::sendfile::Segments>,
 ) -> Result<Response> {
     let size = reg.stat_blob(name, digest).await?;
     let etag = format!("\"{digest}\"");
@@ -378,7 +381,13 @@ async fn get_blob(
         let read = reg.read_blob(digest, range).await?;
         let len = range.map_or(read.size, |r| r.len());
         let status = if range.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
-        let mut r = (status, Body::from_stream(read.stream)).into_response();
+        let body = match (read.body, segments) {
+            (berth_storage::BlobBody::File(span), Some(segments)) => {
+                Body::new(crate::sendfile::FileBody::new(span, segments))
+            }
+            (body, _) => Body::from_stream(berth_storage::BlobRead { size: read.size, body }.into_stream()),
+        };
+        let mut r = (status, body).into_response();
         set(&mut r, "content-length", &len.to_string());
         if let Some(rg) = range {
             set(&mut r, "content-range", &format!("bytes {}-{}/{}", rg.start, rg.end, size));

@@ -379,9 +379,10 @@ impl Registry {
 
     async fn read_small_blob(&self, digest: &Digest) -> Option<Vec<u8>> {
         use futures_util::StreamExt;
-        let mut read = self.blobs.read(digest, None).await.ok()?;
+        let read = self.blobs.read(digest, None).await.ok()?;
         let mut out = Vec::with_capacity(read.size.min(1 << 20) as usize);
-        while let Some(chunk) = read.stream.next().await {
+        let mut stream = read.into_stream();
+        while let Some(chunk) = stream.next().await {
             out.extend_from_slice(&chunk.ok()?);
             if out.len() > 1 << 20 {
                 return None;

@@ -22,17 +22,16 @@
 //! is done: a caller that goes away (a dropped request) never leaves a write or a flush running
 //! that the next request on the upload would not wait for.
 
-use crate::{BlobRead, BlobStore, ByteStream, ChunkBounds, Result, StorageError};
+use crate::{BlobBody, BlobRead, BlobStore, ByteStream, ChunkBounds, FileSpan, Result, StorageError};
 use async_trait::async_trait;
 use berth_oci::{Algorithm, ByteRange, Digest, Hasher};
 use futures_util::StreamExt;
 use std::collections::HashMap;
-use std::io::{SeekFrom, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::task::{spawn_blocking, JoinHandle};
 
 /// Bytes gathered from the request body before one write (and hash) on a blocking thread.
@@ -566,6 +565,30 @@ impl Inner {
     }
 }
 
+/// Reads a file span in chunks of [`READ_CHUNK`] bytes.
+pub(crate) fn span_stream(span: FileSpan) -> ByteStream {
+    let FileSpan { file, offset, len } = span;
+    let file = Arc::new(file);
+    futures_util::stream::try_unfold((offset, len), move |(at, left)| {
+        let file = file.clone();
+        async move {
+            if left == 0 {
+                return Ok(None);
+            }
+            let n = left.min(READ_CHUNK as u64) as usize;
+            let chunk = spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+                let mut buf = vec![0; n];
+                file.read_exact_at(&mut buf, at)?;
+                Ok(buf)
+            })
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+            Ok(Some((bytes::Bytes::from(chunk), (at + n as u64, left - n as u64))))
+        }
+    })
+    .boxed()
+}
+
 #[async_trait]
 impl BlobStore for FsBlobStore {
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
@@ -577,21 +600,22 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<BlobRead> {
-        let mut file = match tokio::fs::File::open(self.inner.blob_path(digest)).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StorageError::NotFound),
-            Err(e) => return Err(e.into()),
-        };
-        let size = file.metadata().await?.len();
-        let (start, len) = match range {
-            Some(r) => (r.start, r.len()),
-            None => (0, size),
-        };
-        if start > 0 {
-            file.seek(SeekFrom::Start(start)).await?;
-        }
-        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK);
-        Ok(BlobRead { size, stream: stream.boxed() })
+        let path = self.inner.blob_path(digest);
+        spawn_blocking(move || {
+            let file = match std::fs::File::open(path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StorageError::NotFound),
+                Err(e) => return Err(e.into()),
+            };
+            let size = file.metadata()?.len();
+            let (offset, len) = match range {
+                Some(r) => (r.start, r.len()),
+                None => (0, size),
+            };
+            Ok(BlobRead { size, body: BlobBody::File(FileSpan { file, offset, len }) })
+        })
+        .await
+        .map_err(blocking_err)?
     }
 
     async fn delete(&self, digest: &Digest) -> Result<()> {
@@ -727,7 +751,7 @@ mod tests {
         assert_eq!(n, 14);
         let d = Digest::sha256_of(b"resumed upload");
         assert_eq!(store.finish_upload("old1", &d).await.unwrap(), 14);
-        assert_eq!(collect(store.read(&d, None).await.unwrap().stream).await, b"resumed upload");
+        assert_eq!(collect(store.read(&d, None).await.unwrap().into_stream()).await, b"resumed upload");
         // Opening again finds nothing to move.
         let store = FsBlobStore::open(dir.path()).unwrap();
         assert!(store.list_uploads().await.unwrap().is_empty());
@@ -775,7 +799,7 @@ mod tests {
             off = store.append("many", bounds, body(&parts)).await.unwrap();
         }
         assert_eq!(store.finish_upload("many", &d).await.unwrap(), data.len() as u64);
-        assert_eq!(collect(store.read(&d, None).await.unwrap().stream).await, data);
+        assert_eq!(collect(store.read(&d, None).await.unwrap().into_stream()).await, data);
     }
 
     #[tokio::test]
@@ -845,7 +869,7 @@ mod tests {
         drop(tx);
         // What the body brought is written and hashed before the next request on the upload runs.
         assert_eq!(store.finish_upload("d", &Digest::sha256_of(&data)).await.unwrap(), data.len() as u64);
-        assert_eq!(collect(store.read(&Digest::sha256_of(&data), None).await.unwrap().stream).await, data);
+        assert_eq!(collect(store.read(&Digest::sha256_of(&data), None).await.unwrap().into_stream()).await, data);
     }
 
     #[tokio::test]
@@ -888,9 +912,9 @@ mod tests {
         store.append("r", ChunkBounds::default(), body(&[&data])).await.unwrap();
         let d = Digest::sha256_of(&data);
         store.finish_upload("r", &d).await.unwrap();
-        assert_eq!(collect(store.read(&d, None).await.unwrap().stream).await, data);
+        assert_eq!(collect(store.read(&d, None).await.unwrap().into_stream()).await, data);
         let r = ByteRange { start: READ_CHUNK as u64 - 1, end: READ_CHUNK as u64 * 2 + 50 };
-        let got = collect(store.read(&d, Some(r)).await.unwrap().stream).await;
+        let got = collect(store.read(&d, Some(r)).await.unwrap().into_stream()).await;
         assert_eq!(got, &data[r.start as usize..=r.end as usize]);
     }
 }

@@ -43,16 +43,46 @@ pub enum StorageError {
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// A blob opened for reading.
+#[derive(Debug)]
 pub struct BlobRead {
     /// The whole blob's size.
     pub size: u64,
     /// The bytes of the requested range (or of the whole blob).
-    pub stream: ByteStream,
+    pub body: BlobBody,
 }
 
-impl std::fmt::Debug for BlobRead {
+/// Where a read blob's bytes come from.
+pub enum BlobBody {
+    /// Bytes produced by the store.
+    Stream(ByteStream),
+    /// A span of a local file, which the server may hand to the kernel (`sendfile`) instead of copying.
+    File(FileSpan),
+}
+
+impl std::fmt::Debug for BlobBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobRead").field("size", &self.size).finish_non_exhaustive()
+        match self {
+            BlobBody::Stream(_) => f.write_str("Stream"),
+            BlobBody::File(span) => span.fmt(f),
+        }
+    }
+}
+
+/// `len` bytes of an open file from `offset`.
+#[derive(Debug)]
+pub struct FileSpan {
+    pub file: std::fs::File,
+    pub offset: u64,
+    pub len: u64,
+}
+
+impl BlobRead {
+    /// The bytes as a stream, whatever their source.
+    pub fn into_stream(self) -> ByteStream {
+        match self.body {
+            BlobBody::Stream(s) => s,
+            BlobBody::File(span) => fs::span_stream(span),
+        }
     }
 }
 

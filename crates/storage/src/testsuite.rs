@@ -48,10 +48,10 @@ async fn round_trip_and_ranges(store: &dyn BlobStore) {
     assert_eq!(store.stat(&d).await.unwrap(), Some(10));
     let r = store.read(&d, None).await.unwrap();
     assert_eq!(r.size, 10);
-    assert_eq!(collect(r.stream).await, b"0123456789");
+    assert_eq!(collect(r.into_stream()).await, b"0123456789");
     let r = store.read(&d, Some(ByteRange { start: 3, end: 5 })).await.unwrap();
     assert_eq!(r.size, 10);
-    assert_eq!(collect(r.stream).await, b"345");
+    assert_eq!(collect(r.into_stream()).await, b"345");
     let missing = Digest::sha256_of(b"missing");
     assert_eq!(store.stat(&missing).await.unwrap(), None);
     assert!(matches!(store.read(&missing, None).await, Err(StorageError::NotFound)));
@@ -104,7 +104,7 @@ async fn sha512_and_empty(store: &dyn BlobStore) {
     store.append("s5", ChunkBounds::default(), body(&[b"five", b"twelve"])).await.unwrap();
     let d = Digest::of(Algorithm::Sha512, b"fivetwelve");
     assert_eq!(store.finish_upload("s5", &d).await.unwrap(), 10);
-    assert_eq!(collect(store.read(&d, None).await.unwrap().stream).await, b"fivetwelve");
+    assert_eq!(collect(store.read(&d, None).await.unwrap().into_stream()).await, b"fivetwelve");
     store.create_upload("empty").await.unwrap();
     let e = Digest::sha256_of(b"");
     assert_eq!(store.finish_upload("empty", &e).await.unwrap(), 0);
@@ -114,7 +114,7 @@ async fn sha512_and_empty(store: &dyn BlobStore) {
 async fn same_blob_twice(store: &dyn BlobStore) {
     let (a, b) = tokio::join!(put(store, "tw1", b"twice"), put(store, "tw2", b"twice"));
     assert_eq!(a, b);
-    assert_eq!(collect(store.read(&a, None).await.unwrap().stream).await, b"twice");
+    assert_eq!(collect(store.read(&a, None).await.unwrap().into_stream()).await, b"twice");
 }
 
 async fn large_blob_many_chunks(store: &dyn BlobStore) {
@@ -128,9 +128,9 @@ async fn large_blob_many_chunks(store: &dyn BlobStore) {
     }
     let d = Digest::sha256_of(&data);
     store.finish_upload("big", &d).await.unwrap();
-    assert_eq!(collect(store.read(&d, None).await.unwrap().stream).await, data);
+    assert_eq!(collect(store.read(&d, None).await.unwrap().into_stream()).await, data);
     let r = store.read(&d, Some(ByteRange { start: 1_000_000, end: 4_000_000 })).await.unwrap();
-    assert_eq!(collect(r.stream).await, &data[1_000_000..=4_000_000]);
+    assert_eq!(collect(r.into_stream()).await, &data[1_000_000..=4_000_000]);
 }
 
 async fn uploads_listed_and_deleted(store: &dyn BlobStore) {

@@ -296,3 +296,83 @@ async fn a_few_mib_blob_round_trips_byte_exact() {
     let r = expect_status(r, 206).await;
     assert_eq!(body_bytes(r).await, &content[a..=b]);
 }
+
+/// Splits pipelined HTTP/1.1 responses, each with a Content-Length (or none, for HEAD), off `buf`.
+async fn next_response(s: &mut tokio::net::TcpStream, buf: &mut Vec<u8>, is_head: bool) -> (u16, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut tmp = vec![0u8; 64 * 1024];
+    let head_end = loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        let n = s.read(&mut tmp).await.unwrap();
+        assert!(n > 0, "closed before a response head");
+        buf.extend_from_slice(&tmp[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+        .unwrap();
+    let len = if is_head { 0 } else { len };
+    buf.drain(..head_end + 4);
+    while buf.len() < len {
+        let n = s.read(&mut tmp).await.unwrap();
+        assert!(n > 0, "closed mid-body");
+        buf.extend_from_slice(&tmp[..n]);
+    }
+    (status, buf.drain(..len).collect())
+}
+
+// Two workers: the HTTP/2 connection must answer the server's goodbye while the server is stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_of_several_mib_on_one_pipelined_connection_and_over_http2() {
+    use tokio::io::AsyncWriteExt;
+    let s = Server::start();
+    let a = bytes_of(41, 3 * 1024 * 1024 + 12_345);
+    let b = bytes_of(42, 2 * 1024 * 1024);
+    let (da, db) = (push_blob(&s, "pipe/line", &a).await, push_blob(&s, "pipe/line", &b).await);
+    // Six requests written at once on one HTTP/1.1 connection: whole blobs, ranges across and within
+    // 1 MiB boundaries, a HEAD and a missing blob between them; each response must carry its own bytes.
+    let (r1, r2) = (1024 * 1024 - 5, 2 * 1024 * 1024 + 100);
+    let requests: Vec<(&str, String, Option<String>)> = vec![
+        ("GET", da.clone(), None),
+        ("GET", db.clone(), Some(format!("bytes={r1}-{}", b.len() - 100))),
+        ("HEAD", da.clone(), None),
+        ("GET", sha256(b"not stored"), None),
+        ("GET", da.clone(), Some(format!("bytes={}-", a.len() - 3))),
+        ("GET", db.clone(), None),
+    ];
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let mut out = String::new();
+    for (method, digest, range) in &requests {
+        out.push_str(&format!("{method} /v2/pipe/line/blobs/{digest} HTTP/1.1\r\nHost: {}\r\n", s.addr));
+        if let Some(r) = range {
+            out.push_str(&format!("Range: {r}\r\n"));
+        }
+        out.push_str("\r\n");
+    }
+    conn.write_all(out.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let expected: Vec<(u16, &[u8])> =
+        vec![(200, &a), (206, &b[r1..=b.len() - 100]), (200, &[]), (404, &[]), (206, &a[a.len() - 3..]), (200, &b)];
+    for (i, ((method, ..), (status, body))) in requests.iter().zip(expected).enumerate() {
+        let (got_status, got) = next_response(&mut conn, &mut buf, *method == "HEAD").await;
+        assert_eq!(got_status, status, "response {i}");
+        if status != 404 {
+            assert!(got == body, "response {i}: {} bytes, not the {} expected", got.len(), body.len());
+        }
+    }
+    // HTTP/2 (prior knowledge, as h2c): the same blob, whole and ranged, on one multiplexed connection.
+    let h2 = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    let url = s.url(&format!("/v2/pipe/line/blobs/{da}"));
+    let (whole, ranged) =
+        tokio::join!(h2.get(&url).send(), h2.get(&url).header("range", format!("bytes={r1}-{r2}")).send());
+    let (whole, ranged) = (whole.unwrap(), ranged.unwrap());
+    assert_eq!(whole.version(), reqwest::Version::HTTP_2);
+    assert_eq!(whole.status(), 200);
+    assert!(whole.bytes().await.unwrap() == a, "HTTP/2 whole blob differs");
+    assert_eq!(ranged.status(), 206);
+    assert!(ranged.bytes().await.unwrap() == a[r1..=r2], "HTTP/2 range differs");
+}
