@@ -24,7 +24,6 @@ use std::fs::File;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{ready, Context, Poll};
@@ -254,11 +253,7 @@ impl Body for FileBody {
                 this.segments.lock()?.push_back(Segment { file, offset, len, sent: 0 });
                 return Poll::Ready(Some(Ok(Frame::data(placeholder().slice(..len)))));
             }
-            let handle = tokio::task::spawn_blocking(move || {
-                let mut buf = vec![0; len];
-                file.read_exact_at(&mut buf, offset)?;
-                Ok(Bytes::from(buf))
-            });
+            let handle = tokio::task::spawn_blocking(move || berth_storage::read_span(&file, offset, len));
             this.reading = Some((handle, len as u64));
         }
     }
@@ -298,9 +293,7 @@ mod tests {
             if placeholder_offset(&data) == Some(0) {
                 let seg = segments.lock().unwrap().pop_front().expect("a segment for each placeholder frame");
                 assert_eq!(seg.len, data.len());
-                let mut buf = vec![0; seg.len];
-                seg.file.read_exact_at(&mut buf, seg.offset).unwrap();
-                out.extend_from_slice(&buf);
+                out.extend_from_slice(&berth_storage::read_span(&seg.file, seg.offset, seg.len).unwrap());
                 placeholders += 1;
             } else {
                 assert_eq!(placeholder_offset(&data), None);

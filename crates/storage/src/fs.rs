@@ -576,14 +576,10 @@ pub(crate) fn span_stream(span: FileSpan) -> ByteStream {
                 return Ok(None);
             }
             let n = left.min(READ_CHUNK as u64) as usize;
-            let chunk = spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-                let mut buf = vec![0; n];
-                file.read_exact_at(&mut buf, at)?;
-                Ok(buf)
-            })
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))??;
-            Ok(Some((bytes::Bytes::from(chunk), (at + n as u64, left - n as u64))))
+            let chunk = spawn_blocking(move || crate::read_span(&file, at, n))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))??;
+            Ok(Some((chunk, (at + n as u64, left - n as u64))))
         }
     })
     .boxed()

@@ -76,6 +76,15 @@ pub struct FileSpan {
     pub len: u64,
 }
 
+/// Reads `len` bytes of `file` from `offset` (blocking: call it on a blocking thread); a file that
+/// ends before is an `UnexpectedEof` error.
+pub fn read_span(file: &std::fs::File, offset: u64, len: usize) -> std::io::Result<Bytes> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0; len];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(Bytes::from(buf))
+}
+
 impl BlobRead {
     /// The bytes as a stream, whatever their source.
     pub fn into_stream(self) -> ByteStream {
