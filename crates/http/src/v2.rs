@@ -385,7 +385,7 @@ async fn get_blob(
             (berth_storage::BlobBody::File(span), Some(segments)) => {
                 Body::new(crate::sendfile::FileBody::new(span, segments))
             }
-            (body, _) => Body::from_stream(berth_storage::BlobRead { size: read.size, body }.into_stream()),
+            (body, _) => Body::from_stream(body.into_stream()),
         };
         let mut r = (status, body).into_response();
         set(&mut r, "content-length", &len.to_string());

@@ -85,13 +85,20 @@ pub fn read_span(file: &std::fs::File, offset: u64, len: usize) -> std::io::Resu
     Ok(Bytes::from(buf))
 }
 
-impl BlobRead {
+impl BlobBody {
     /// The bytes as a stream, whatever their source.
     pub fn into_stream(self) -> ByteStream {
-        match self.body {
+        match self {
             BlobBody::Stream(s) => s,
             BlobBody::File(span) => fs::span_stream(span),
         }
+    }
+}
+
+impl BlobRead {
+    /// The bytes as a stream, whatever their source.
+    pub fn into_stream(self) -> ByteStream {
+        self.body.into_stream()
     }
 }
 
