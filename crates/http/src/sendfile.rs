@@ -202,16 +202,6 @@ impl AsyncWrite for SendfileStream {
     }
 }
 
-/// Whether the byte at `offset` is in the page cache (a read of it would not wait for the disk). A
-/// filesystem that cannot tell counts as cached.
-fn cached(file: &File, offset: u64) -> bool {
-    let mut byte = [0u8; 1];
-    match rustix::io::preadv2(file, &mut [io::IoSliceMut::new(&mut byte)], offset, rustix::io::ReadWriteFlags::NOWAIT) {
-        Ok(_) => true,
-        Err(e) => e != rustix::io::Errno::AGAIN,
-    }
-}
-
 /// A file span sent through the connection's segment queue.
 #[derive(Debug)]
 pub struct FileBody {
@@ -249,7 +239,7 @@ impl Body for FileBody {
             let (file, offset) = (this.file.clone(), this.offset);
             this.offset += len as u64;
             this.left -= len as u64;
-            if cached(&file, offset) && cached(&file, offset + len as u64 - 1) {
+            if berth_storage::is_cached(&file, offset) && berth_storage::is_cached(&file, offset + len as u64 - 1) {
                 this.segments.lock()?.push_back(Segment { file, offset, len, sent: 0 });
                 return Poll::Ready(Some(Ok(Frame::data(placeholder().slice(..len)))));
             }

@@ -811,17 +811,6 @@ mod tests {
         assert_eq!(collect(store.read(&d, None).await.unwrap().into_stream()).await, data);
     }
 
-    /// Whether a read at `offset` would be served from the page cache.
-    fn cached_at(file: &std::fs::File, offset: u64) -> bool {
-        let mut byte = [0u8; 1];
-        let iov = &mut [std::io::IoSliceMut::new(&mut byte)];
-        match rustix::io::preadv2(file, iov, offset, rustix::io::ReadWriteFlags::NOWAIT) {
-            Ok(_) => true,
-            Err(e) if e == rustix::io::Errno::AGAIN => false,
-            Err(e) => panic!("preadv2: {e}"),
-        }
-    }
-
     #[tokio::test]
     async fn large_uploads_leave_the_page_cache_once_durable_and_small_ones_stay() {
         // The page cache is per filesystem: use the build directory's, not a RAM-backed /tmp.
@@ -839,8 +828,11 @@ mod tests {
         }
         let open = |data: &[u8]| std::fs::File::open(store.inner.blob_path(&Digest::sha256_of(data))).unwrap();
         let (l, s) = (open(&large), open(&small));
-        assert!(!cached_at(&l, 0) && !cached_at(&l, large.len() as u64 - 1), "the large blob is still cached");
-        assert!(cached_at(&s, 0) && cached_at(&s, small.len() as u64 - 1), "the small blob was dropped");
+        assert!(
+            !crate::is_cached(&l, 0) && !crate::is_cached(&l, large.len() as u64 - 1),
+            "the large blob is still cached"
+        );
+        assert!(crate::is_cached(&s, 0) && crate::is_cached(&s, small.len() as u64 - 1), "the small blob was dropped");
         // Read back from the disk, whole and ranged.
         assert_eq!(collect(store.read(&Digest::sha256_of(&large), None).await.unwrap().into_stream()).await, large);
         let r = ByteRange { start: SYNC_EVERY - 3, end: SYNC_EVERY + 3 };

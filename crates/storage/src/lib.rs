@@ -85,6 +85,17 @@ pub fn read_span(file: &std::fs::File, offset: u64, len: usize) -> std::io::Resu
     Ok(Bytes::from(buf))
 }
 
+/// Whether the byte at `offset` of `file` is in the page cache (a read of it would not wait for the
+/// disk). A filesystem that cannot tell counts as cached.
+pub fn is_cached(file: &std::fs::File, offset: u64) -> bool {
+    let mut byte = [0u8; 1];
+    let iov = &mut [std::io::IoSliceMut::new(&mut byte)];
+    match rustix::io::preadv2(file, iov, offset, rustix::io::ReadWriteFlags::NOWAIT) {
+        Ok(_) => true,
+        Err(e) => e != rustix::io::Errno::AGAIN,
+    }
+}
+
 impl BlobBody {
     /// The bytes as a stream, whatever their source.
     pub fn into_stream(self) -> ByteStream {
