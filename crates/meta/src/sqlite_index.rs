@@ -714,6 +714,8 @@ impl IndexStore for SqliteMeta {
 
     async fn deliveries(&self, webhook_id: i64, page: Page) -> Result<(Vec<Delivery>, usize)> {
         self.read(move |c| {
+            // One snapshot: a delivery and its attempts are recorded together, and read together.
+            let c = &c.unchecked_transaction()?;
             let (limit, offset) = limit_offset(page);
             let rows: Vec<(i64, Delivery)> = c
                 .prepare_cached(
